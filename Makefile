@@ -1,0 +1,65 @@
+# kefu: two commands. `make run` serves the assistant; `make test` proves it works.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PY := .venv/bin/python
+RASA := RASA_TELEMETRY_ENABLED=false .venv/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help setup train run shell test lint format unit validate test-nlu test-stories gate bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup:  ## create .venv with Python 3.10 and the locked dependencies (seconds when up to date)
+	@scripts/setup.sh
+
+train: setup  ## train the model if data, config or plug-ins changed
+	@$(PY) scripts/train_if_stale.py
+
+run: train  ## start the action server and the Rasa server (REST, socket.io, HTTP API)
+	@scripts/run.sh server
+
+shell: train  ## chat with the assistant in the terminal
+	@scripts/run.sh shell
+
+lint: setup  ## ruff lint and format check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup  ## apply ruff formatting and safe fixes
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+unit: setup  ## unit tests (shop library, plug-ins, actions); no trained model needed
+	$(PY) -m pytest -q -m "not model"
+
+validate: setup  ## rasa data validate --fail-on-warnings
+	$(RASA) data validate --fail-on-warnings
+
+test-nlu: train  ## evaluate NLU on the held-out test sets in tests/nlu/
+	@rm -rf results/nlu
+	$(RASA) test nlu --nlu tests/nlu --out results/nlu --successes
+	@cp results/nlu/intent_report.json results/intent_report.json
+
+gate: ## fail when per-language intent macro-F1 < 0.90 or any intent F1 < 0.75
+	$(PY) scripts/nlu_gate.py --results results/nlu
+
+test-stories: train  ## end-to-end test stories, failing on any prediction error
+	@rm -rf results/stories
+	$(RASA) test core --stories tests/stories --out results/stories --fail-on-prediction-errors
+
+test-model: train  ## tests that talk to the trained model and the running servers
+	$(PY) -m pytest -q -m model
+
+test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
+
+bench: train  ## latency, throughput, memory and training-time benchmarks
+	$(PY) -m benchmarks.bench
+
+lock: setup  ## re-resolve requirements.in into requirements.lock
+	scripts/lock.sh
+
+clean:  ## remove models, results and local state (not .venv)
+	rm -rf models/*.tar.gz models/*.fingerprint results .kefu

@@ -1,0 +1,94 @@
+"""Shop configuration from ``shop.yml`` (path overridable with ``KEFU_SHOP_CONFIG``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from kefu.language import SUPPORTED_LANGUAGES
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "shop.yml"
+
+
+class ConfigError(ValueError):
+    """The shop configuration file is missing a value or holds a wrong one."""
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A text that exists in Chinese and English."""
+
+    zh: str
+    en: str
+
+    def get(self, language: str | None) -> str:
+        """The text in ``language``, Chinese when the language is unknown."""
+        return self.en if language == "en" else self.zh
+
+
+@dataclass(frozen=True)
+class CustomerService:
+    hotline: str
+    email: str
+    hours: Bilingual
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    name: Bilingual
+    default_language: str
+    customer_service: CustomerService
+
+
+def _bilingual(data: object, where: str, path: Path) -> Bilingual:
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("zh", "en")):
+        raise ConfigError(f"{path}: '{where}' needs both 'zh' and 'en' texts")
+    return Bilingual(zh=data["zh"], en=data["en"])
+
+
+def _required(data: dict, key: str, where: str, path: Path) -> object:
+    if key not in data:
+        raise ConfigError(f"{path}: missing '{where}.{key}'")
+    return data[key]
+
+
+def load_shop_config(path: str | Path | None = None) -> ShopConfig:
+    """Read and validate the shop configuration."""
+    path = Path(path or os.environ.get("KEFU_SHOP_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read shop configuration ({error.strerror})") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{line} is not valid YAML") from error
+
+    shop = _required(raw, "shop", "", path)
+    service = _required(raw, "customer_service", "", path)
+    default_language = shop.get("default_language", "zh")
+    if default_language not in SUPPORTED_LANGUAGES:
+        raise ConfigError(f"{path}: shop.default_language must be one of {SUPPORTED_LANGUAGES}")
+    return ShopConfig(
+        name=_bilingual(_required(shop, "name", "shop", path), "shop.name", path),
+        default_language=default_language,
+        customer_service=CustomerService(
+            hotline=str(_required(service, "hotline", "customer_service", path)),
+            email=str(_required(service, "email", "customer_service", path)),
+            hours=_bilingual(
+                _required(service, "hours", "customer_service", path),
+                "customer_service.hours",
+                path,
+            ),
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def shop_config() -> ShopConfig:
+    """The process-wide shop configuration, read once."""
+    return load_shop_config()

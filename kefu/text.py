@@ -1,0 +1,41 @@
+"""Text normalisation that keeps character offsets stable.
+
+Customers type full-width digits and letters (１２３, ＡＢＣ), ideographic spaces and stray control
+characters.  NLU needs them folded to their ASCII forms, but entity offsets must still point into
+the original message, so every function here maps one character to exactly one character.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_FULLWIDTH_START = 0xFF01  # ！
+_FULLWIDTH_END = 0xFF5E  # ～
+_FULLWIDTH_OFFSET = 0xFEE0
+_IDEOGRAPHIC_SPACE = "\u3000"
+
+
+def fold_width(text: str) -> str:
+    """Map full-width ASCII variants and the ideographic space to ASCII, one char for one char."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if _FULLWIDTH_START <= code <= _FULLWIDTH_END:
+            out.append(chr(code - _FULLWIDTH_OFFSET))
+        elif char == _IDEOGRAPHIC_SPACE:
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def blank_control_chars(text: str) -> str:
+    """Replace control and format characters (except newline and tab) with spaces, length kept."""
+    return "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t" else c for c in text
+    )
+
+
+def normalize_for_nlu(text: str) -> str:
+    """Offset-preserving normalisation applied before tokenisation."""
+    return blank_control_chars(fold_width(text))

@@ -1,0 +1,57 @@
+"""Jieba tokenizer for mixed Chinese/English text.
+
+Rasa's own ``JiebaTokenizer`` keeps whitespace as tokens ("hello there" → "hello", " ", "there")
+and sees full-width digits (１２３) as different characters from ASCII ones.  This tokenizer folds
+full-width characters and control characters (keeping every offset), drops whitespace and
+punctuation-only tokens, and caps the number of tokens so a 10,000-character message cannot
+stall the model.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.shared.nlu.training_data.message import Message
+
+from kefu.text import normalize_for_nlu
+
+
+def _is_noise(word: str) -> bool:
+    """Whitespace or punctuation only."""
+    return all(c.isspace() or unicodedata.category(c).startswith("P") for c in word)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
+class KefuTokenizer(JiebaTokenizer):
+    """Jieba with a user dictionary, width folding and no whitespace tokens."""
+
+    @staticmethod
+    def supported_languages() -> list[str] | None:
+        """Chinese, English and mixed text."""
+        return None
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Jieba's defaults plus ``max_tokens``."""
+        return {**JiebaTokenizer.get_default_config(), "max_tokens": 256}
+
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
+        """Split the attribute's text into tokens whose offsets point into the original text."""
+        import jieba
+
+        text = normalize_for_nlu(message.get(attribute) or "")
+        tokens = [
+            Token(word, start, end)
+            for word, start, end in jieba.tokenize(text)
+            if not _is_noise(word)
+        ]
+        if not tokens and text.strip():
+            # punctuation-only messages ("???") still need one token to be featurised
+            stripped = text.strip()
+            start = text.index(stripped)
+            tokens = [Token(stripped, start, start + len(stripped))]
+        return self._apply_token_pattern(tokens[: self._config["max_tokens"]])

@@ -1,0 +1,97 @@
+"""Start and stop kefu's servers (scripts/run.sh) from Python, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "kefu.tar.gz"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """A running kefu (Rasa server plus action server)."""
+
+    url: str
+    token: str
+    rasa_port: int
+    actions_port: int
+
+    def rasa_pid(self) -> int | None:
+        """PID of the Rasa server process (found by its port on the command line)."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            args = [a.decode(errors="replace") for a in cmdline]
+            is_rasa = any(a.endswith("rasa") for a in args[:2])
+            if is_rasa and "run" in args and str(self.rasa_port) in args:
+                return int(entry.name)
+        return None
+
+
+@contextlib.contextmanager
+def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
+    """Run scripts/run.sh on free ports with a fresh API token; stop it (Ctrl-C) afterwards."""
+    if not MODEL.exists():
+        raise RuntimeError("models/kefu.tar.gz is missing: run `make train` first")
+    stack = Stack("", secrets.token_urlsafe(24), free_port(), free_port())
+    stack.url = f"http://127.0.0.1:{stack.rasa_port}"
+    env = {
+        **os.environ,
+        "KEFU_RASA_PORT": str(stack.rasa_port),
+        "KEFU_ACTIONS_PORT": str(stack.actions_port),
+        "KEFU_API_TOKEN": stack.token,
+    }
+    process = subprocess.Popen(
+        [str(ROOT / "scripts" / "run.sh"), "server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"scripts/run.sh exited early:\n{process.stdout.read()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"kefu did not start within {startup_timeout} s")
+            with contextlib.suppress(requests.ConnectionError):
+                status = requests.get(
+                    f"{stack.url}/status", params={"token": stack.token}, timeout=2
+                )
+                if status.ok:
+                    break
+            time.sleep(1)
+        yield stack
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
