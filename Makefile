@@ -6,6 +6,7 @@ RASA := RASA_TELEMETRY_ENABLED=false .venv/bin/rasa
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
+export KEFU_ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 
 .PHONY: help setup train run shell test lint format unit validate test-nlu test-stories gate bench lock clean
 

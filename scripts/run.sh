@@ -10,6 +10,7 @@ ACTIONS_PORT=${KEFU_ACTIONS_PORT:-5055}
 STATE_DIR=.kefu
 export RASA_TELEMETRY_ENABLED=false
 mkdir -p "$STATE_DIR" && chmod 700 "$STATE_DIR"
+export KEFU_ACTION_SERVER_URL="http://127.0.0.1:$ACTIONS_PORT/webhook"
 
 # The HTTP API token: from the environment, or generated once and kept (mode 600) in .kefu/.
 if [ -z "${KEFU_API_TOKEN:-}" ]; then
