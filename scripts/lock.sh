@@ -9,6 +9,6 @@ trap 'rm -rf "$tmp"' EXIT
 "$tmp/venv/bin/python" -m pip install --quiet -r requirements.in
 {
   echo "# Exact pins for every package in .venv (Python 3.10). Regenerate with \`make lock\` after changing requirements.in."
-  "$tmp/venv/bin/python" -m pip freeze --exclude-editable
+  "$tmp/venv/bin/python" -m pip freeze --all --exclude-editable
 } > requirements.lock
 echo "lock: wrote requirements.lock ($(grep -vc '^#' requirements.lock) packages)"
