@@ -166,6 +166,25 @@ def verdicts(results: dict) -> dict:
     return out
 
 
+LABELS = {
+    "parse_p50_ms": "NLU parse p50 (ms)",
+    "webhook_1_client_p50_ms": "webhook p50, 1 client (ms)",
+    "webhook_20_clients_msgs_per_s": "throughput, 20 clients (msg/s)",
+    "webhook_20_clients_p95_ms": "webhook p95, 20 clients (ms)",
+    "rasa_rss_mb": "Rasa server RSS (MB)",
+    "training_s": "full training from scratch (s)",
+}
+
+
+def markdown_table(report: dict) -> str:
+    """The README's benchmark table."""
+    rows = ["| measure | result | target | met |", "|---|---|---|---|"]
+    for key, verdict in report["targets"].items():
+        met = "yes" if verdict["met"] else "**no**"
+        rows.append(f"| {LABELS[key]} | {verdict['value']} | {verdict['target']} | {met} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="kefu benchmarks")
     parser.add_argument("--requests", type=int, default=300, help="sequential requests per run")
@@ -197,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "latest.json").write_text(text + "\n")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"bench-{stamp}.json").write_text(text + "\n")
+    (RESULTS / "latest.md").write_text(markdown_table(report) + "\n")
     for key, verdict in report["targets"].items():
         mark = "ok  " if verdict["met"] else "MISS"
         print(f"{mark} {key:32} {verdict['value']:>9} (target {verdict['target']})")

@@ -1,0 +1,386 @@
+"""The shop's data model (SQLAlchemy 1.4): catalog, customers, orders and after-sales.
+
+Money is ``Numeric(12, 2)`` in CNY and handled as :class:`decimal.Decimal`.  Customer-facing
+names exist in Chinese (``*_zh``) and English (``*_en``).  Status values are plain strings
+checked by the database; the allowed values and lifecycles are defined here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING))
+Money = Numeric(12, 2)
+
+ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "completed", "cancelled")
+# status → the statuses it may move to
+ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "pending_payment": ("paid", "cancelled"),
+    "paid": ("shipped", "cancelled"),
+    "shipped": ("delivered",),
+    "delivered": ("completed",),
+    "completed": (),
+    "cancelled": (),
+}
+PAYMENT_METHODS = ("alipay", "wechat_pay", "unionpay", "credit_card", "cash_on_delivery")
+PAYMENT_STATUSES = ("pending", "succeeded", "failed", "refunded")
+SHIPMENT_STATUSES = ("created", "in_transit", "out_for_delivery", "delivered", "returned")
+RETURN_KINDS = ("return", "exchange")
+RETURN_STATUSES = ("requested", "approved", "rejected", "received", "completed", "cancelled")
+REFUND_STATUSES = ("pending", "processing", "succeeded", "failed")
+INVOICE_KINDS = ("electronic", "paper")
+INVOICE_STATUSES = ("requested", "issued", "voided")
+PROMOTION_KINDS = ("percent_off", "amount_off", "spend_and_save")
+EVENT_KINDS = ("view", "add_to_cart", "purchase")
+LANGUAGES = ("zh", "en")
+
+
+def _in(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=f"{column}_allowed")
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(64), nullable=False, unique=True)
+    parent_id = Column(Integer, ForeignKey("categories.id"), index=True)
+    name_zh = Column(String(100), nullable=False)
+    name_en = Column(String(100), nullable=False)
+    synonyms = Column(JSON, nullable=False, default=dict)  # {"zh": [...], "en": [...]}
+    parent = relationship("Category", remote_side=[id], backref="children")
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(64), nullable=False, unique=True)
+    name_zh = Column(String(100), nullable=False)
+    name_en = Column(String(100), nullable=False)
+    synonyms = Column(JSON, nullable=False, default=dict)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="product_price"),
+        CheckConstraint("list_price IS NULL OR list_price >= price", name="product_list_price"),
+        CheckConstraint("stock_total >= 0", name="product_stock"),
+        Index("ix_products_category_sales", "category_id", "sales_count"),
+    )
+    id = Column(Integer, primary_key=True)
+    sku = Column(String(64), nullable=False, unique=True)
+    title_zh = Column(String(200), nullable=False)
+    title_en = Column(String(200), nullable=False)
+    description_zh = Column(Text, nullable=False, default="")
+    description_en = Column(Text, nullable=False, default="")
+    brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False, index=True)
+    category_id = Column(Integer, ForeignKey("categories.id"), nullable=False, index=True)
+    price = Column(Money, nullable=False, index=True)
+    list_price = Column(Money)
+    release_date = Column(Date, index=True)
+    rating = Column(Numeric(3, 2))
+    sales_count = Column(Integer, nullable=False, default=0, index=True)
+    stock_total = Column(Integer, nullable=False, default=0)
+    image_url = Column(String(500))
+    product_url = Column(String(500))
+    is_active = Column(Boolean, nullable=False, default=True)
+    updated_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    brand = relationship("Brand")
+    category = relationship("Category")
+    variants = relationship(
+        "ProductVariant", back_populates="product", cascade="all, delete-orphan"
+    )
+    attributes = relationship(
+        "ProductAttribute", back_populates="product", cascade="all, delete-orphan"
+    )
+
+
+class ProductVariant(Base):
+    __tablename__ = "product_variants"
+    __table_args__ = (CheckConstraint("stock >= 0", name="variant_stock"),)
+    id = Column(Integer, primary_key=True)
+    product_id = Column(
+        Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sku = Column(String(80), nullable=False, unique=True)
+    color_zh = Column(String(50))
+    color_en = Column(String(50))
+    size = Column(String(30))
+    storage = Column(String(30))
+    price = Column(Money, nullable=False)
+    stock = Column(Integer, nullable=False, default=0)
+    product = relationship("Product", back_populates="variants")
+
+
+class ProductAttribute(Base):
+    """A specification of a product ("screen" → "6.8英寸 OLED" / "6.8-inch OLED")."""
+
+    __tablename__ = "product_attributes"
+    product_id = Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    key = Column(String(50), primary_key=True)
+    value_zh = Column(String(200), nullable=False)
+    value_en = Column(String(200), nullable=False)
+    product = relationship("Product", back_populates="attributes")
+
+
+class SearchTerm(Base):
+    """Inverted index for free-text search: a segmented term and the products that have it."""
+
+    __tablename__ = "search_terms"
+    term = Column(String(64), primary_key=True)
+    product_id = Column(
+        Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    weight = Column(SmallInteger, nullable=False)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (_in("preferred_language", LANGUAGES),)
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False)
+    phone = Column(String(30), nullable=False, index=True)
+    email = Column(String(200), index=True)
+    preferred_language = Column(String(2), nullable=False, default="zh")
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    addresses = relationship("Address", back_populates="customer", cascade="all, delete-orphan")
+    orders = relationship("Order", back_populates="customer")
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(
+        Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    recipient = Column(String(100), nullable=False)
+    phone = Column(String(30), nullable=False)
+    province = Column(String(50), nullable=False)
+    city = Column(String(50), nullable=False)
+    district = Column(String(50), nullable=False, default="")
+    detail = Column(String(300), nullable=False)
+    is_default = Column(Boolean, nullable=False, default=False)
+    customer = relationship("Customer", back_populates="addresses")
+
+
+class Promotion(Base):
+    __tablename__ = "promotions"
+    __table_args__ = (_in("kind", PROMOTION_KINDS),)
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), unique=True)  # coupon code; NULL for automatic promotions
+    title_zh = Column(String(200), nullable=False)
+    title_en = Column(String(200), nullable=False)
+    kind = Column(String(20), nullable=False)
+    value = Column(Money, nullable=False)  # percent (e.g. 10) or CNY amount
+    min_spend = Column(Money, nullable=False, default=Decimal("0"))
+    category_id = Column(Integer, ForeignKey("categories.id"))
+    brand_id = Column(Integer, ForeignKey("brands.id"))
+    starts_at = Column(DateTime, nullable=False)
+    ends_at = Column(DateTime, nullable=False)
+    is_active = Column(Boolean, nullable=False, default=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        _in("status", ORDER_STATUSES),
+        Index("ix_orders_customer_created", "customer_id", "created_at"),
+    )
+    id = Column(Integer, primary_key=True)
+    order_no = Column(String(32), nullable=False, unique=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    status = Column(String(20), nullable=False, index=True)
+    items_total = Column(Money, nullable=False)
+    shipping_fee = Column(Money, nullable=False, default=Decimal("0"))
+    discount = Column(Money, nullable=False, default=Decimal("0"))
+    total = Column(Money, nullable=False)
+    promotion_id = Column(Integer, ForeignKey("promotions.id"))
+    shipping_address = Column(JSON, nullable=False)  # snapshot at checkout
+    created_at = Column(DateTime, nullable=False, index=True)
+    paid_at = Column(DateTime)
+    shipped_at = Column(DateTime)
+    delivered_at = Column(DateTime)
+    completed_at = Column(DateTime)
+    cancelled_at = Column(DateTime)
+    cancel_reason = Column(String(200))
+    customer = relationship("Customer", back_populates="orders")
+    items = relationship("OrderItem", back_populates="order", cascade="all, delete-orphan")
+    payments = relationship("Payment", back_populates="order", cascade="all, delete-orphan")
+    shipments = relationship("Shipment", back_populates="order", cascade="all, delete-orphan")
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (CheckConstraint("quantity > 0", name="item_quantity"),)
+    id = Column(Integer, primary_key=True)
+    order_id = Column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    product_id = Column(Integer, ForeignKey("products.id"), nullable=False, index=True)
+    variant_id = Column(Integer, ForeignKey("product_variants.id"))
+    title_zh = Column(String(200), nullable=False)  # snapshots: the product may change later
+    title_en = Column(String(200), nullable=False)
+    unit_price = Column(Money, nullable=False)
+    quantity = Column(Integer, nullable=False)
+    order = relationship("Order", back_populates="items")
+    product = relationship("Product")
+    variant = relationship("ProductVariant")
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (_in("method", PAYMENT_METHODS), _in("status", PAYMENT_STATUSES))
+    id = Column(Integer, primary_key=True)
+    order_id = Column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    method = Column(String(20), nullable=False)
+    amount = Column(Money, nullable=False)
+    status = Column(String(20), nullable=False)
+    transaction_no = Column(String(64))
+    created_at = Column(DateTime, nullable=False)
+    order = relationship("Order", back_populates="payments")
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (_in("status", SHIPMENT_STATUSES),)
+    id = Column(Integer, primary_key=True)
+    order_id = Column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    carrier = Column(String(50), nullable=False)
+    tracking_no = Column(String(64), nullable=False, index=True)
+    status = Column(String(20), nullable=False)
+    shipped_at = Column(DateTime, nullable=False)
+    delivered_at = Column(DateTime)
+    order = relationship("Order", back_populates="shipments")
+    events = relationship(
+        "ShipmentEvent",
+        back_populates="shipment",
+        cascade="all, delete-orphan",
+        order_by="ShipmentEvent.at",
+    )
+
+
+class ShipmentEvent(Base):
+    __tablename__ = "shipment_events"
+    id = Column(Integer, primary_key=True)
+    shipment_id = Column(
+        Integer, ForeignKey("shipments.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    at = Column(DateTime, nullable=False)
+    location = Column(String(100), nullable=False)
+    description_zh = Column(String(200), nullable=False)
+    description_en = Column(String(200), nullable=False)
+    shipment = relationship("Shipment", back_populates="events")
+
+
+class ReturnRequest(Base):
+    __tablename__ = "returns"
+    __table_args__ = (_in("kind", RETURN_KINDS), _in("status", RETURN_STATUSES))
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
+    order_item_id = Column(Integer, ForeignKey("order_items.id"), nullable=False)
+    kind = Column(String(20), nullable=False)
+    reason = Column(String(300), nullable=False)
+    status = Column(String(20), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        _in("status", REFUND_STATUSES),
+        CheckConstraint("amount > 0", name="refund_amount"),
+    )
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
+    return_id = Column(Integer, ForeignKey("returns.id"))
+    amount = Column(Money, nullable=False)
+    method = Column(String(20), nullable=False)
+    status = Column(String(20), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    completed_at = Column(DateTime)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (_in("kind", INVOICE_KINDS), _in("status", INVOICE_STATUSES))
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
+    invoice_no = Column(String(40), unique=True)
+    title = Column(String(200), nullable=False)  # 发票抬头
+    tax_id = Column(String(40))
+    kind = Column(String(20), nullable=False)
+    amount = Column(Money, nullable=False)
+    email = Column(String(200))
+    status = Column(String(20), nullable=False)
+    requested_at = Column(DateTime, nullable=False)
+    issued_at = Column(DateTime)
+
+
+class CustomerEvent(Base):
+    """Browse and purchase behaviour, for recommendations and analytics."""
+
+    __tablename__ = "customer_events"
+    __table_args__ = (
+        _in("kind", EVENT_KINDS),
+        Index("ix_customer_events_customer_at", "customer_id", "at"),
+    )
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    product_id = Column(Integer, ForeignKey("products.id"), nullable=False, index=True)
+    kind = Column(String(20), nullable=False)
+    at = Column(DateTime, nullable=False)
+
+
+__all__ = [
+    "Address",
+    "Base",
+    "Brand",
+    "Category",
+    "Customer",
+    "CustomerEvent",
+    "Invoice",
+    "Order",
+    "OrderItem",
+    "Payment",
+    "Product",
+    "ProductAttribute",
+    "ProductVariant",
+    "Promotion",
+    "Refund",
+    "ReturnRequest",
+    "SearchTerm",
+    "Shipment",
+    "ShipmentEvent",
+]
