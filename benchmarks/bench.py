@@ -36,6 +36,8 @@ TARGETS = {
     "rasa_rss_mb": ("<=", 1536),
     "training_s": ("<=", 600),
 }
+RUN = uuid.uuid4().hex[:8]
+CONVERSATION_LENGTH = 10  # messages per conversation (sender id)
 # A realistic mix of what customers send, both languages (help goes through the action server).
 MESSAGES = [
     "你好",
@@ -94,13 +96,17 @@ def _webhook(session: requests.Session, stack: Stack, sender: str, text: str) ->
         raise RuntimeError(f"no reply to {text!r}")
 
 
+def _sender(client: int, message_index: int) -> str:
+    """A new conversation every CONVERSATION_LENGTH messages, as with real customers."""
+    return f"bench-{RUN}-{client}-{message_index // CONVERSATION_LENGTH}"
+
+
 def bench_webhook_single(stack: Stack, n: int) -> dict:
     session = requests.Session()
-    sender = f"bench-{uuid.uuid4().hex}"
     for i in range(10):
-        _webhook(session, stack, sender, MESSAGES[i % len(MESSAGES)])
+        _webhook(session, stack, f"warm-{RUN}", MESSAGES[i % len(MESSAGES)])
     latencies = [
-        timed(lambda i=i: _webhook(session, stack, sender, MESSAGES[i % len(MESSAGES)]))
+        timed(lambda i=i: _webhook(session, stack, _sender(0, i), MESSAGES[i % len(MESSAGES)]))
         for i in range(n)
     ]
     return {
@@ -112,9 +118,12 @@ def bench_webhook_single(stack: Stack, n: int) -> dict:
 def bench_webhook_concurrent(stack: Stack, clients: int, per_client: int) -> dict:
     def client(index: int) -> list[float]:
         session = requests.Session()
-        sender = f"bench-{index}-{uuid.uuid4().hex}"
         return [
-            timed(lambda i=i: _webhook(session, stack, sender, MESSAGES[(i + index) % 12]))
+            timed(
+                lambda i=i: _webhook(
+                    session, stack, _sender(index + 1, i), MESSAGES[(i + index) % len(MESSAGES)]
+                )
+            )
             for i in range(per_client)
         ]
 

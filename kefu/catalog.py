@@ -120,7 +120,7 @@ def reindex_products(session: Session, product_ids: list[int]) -> None:
     tree = CategoryTree.load(session)
     brands = {b.id: b for b in session.scalars(select(Brand))}
     attributes: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for chunk in _chunks(product_ids, 900):
+    for chunk in chunks(product_ids, 900):
         rows = session.execute(
             select(
                 ProductAttribute.product_id, ProductAttribute.value_zh, ProductAttribute.value_en
@@ -129,7 +129,7 @@ def reindex_products(session: Session, product_ids: list[int]) -> None:
         for product_id, value_zh, value_en in rows:
             attributes[product_id].append((value_zh, value_en))
     rows = []
-    for chunk in _chunks(product_ids, 900):
+    for chunk in chunks(product_ids, 900):
         session.execute(delete(SearchTerm).where(SearchTerm.product_id.in_(chunk)))
         for product in session.scalars(select(Product).where(Product.id.in_(chunk))):
             terms = product_terms(
@@ -139,14 +139,14 @@ def reindex_products(session: Session, product_ids: list[int]) -> None:
                 attributes.get(product.id, ()),
             )
             rows += [{"term": t, "product_id": product.id, "weight": w} for t, w in terms.items()]
-    for chunk in _chunks(rows, 5000):
+    for chunk in chunks(rows, 5000):
         session.execute(insert(SearchTerm), chunk)
     refresh_stock_totals(session, product_ids)
 
 
 def refresh_stock_totals(session: Session, product_ids: list[int]) -> None:
     """products.stock_total = the sum of the variants' stock."""
-    for chunk in _chunks(product_ids, 900):
+    for chunk in chunks(product_ids, 900):
         totals = dict(
             session.execute(
                 select(ProductVariant.product_id, func.sum(ProductVariant.stock))
@@ -159,6 +159,7 @@ def refresh_stock_totals(session: Session, product_ids: list[int]) -> None:
         )
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+def chunks(items: list, size: int) -> Iterable[list]:
+    """Consecutive slices of at most ``size`` items (keeps SQL IN lists and batches small)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -7,6 +7,7 @@ project.  Every write goes through :func:`session_scope`, one transaction per un
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+# SQLite has no DECIMAL type: SQLAlchemy stores money as REAL and rounds it back to 2 decimals on
+# read, which is exact for every amount below 10^13 yuan.  PostgreSQL stores NUMERIC(12, 2).
+warnings.filterwarnings("ignore", message=r"Dialect sqlite\+pysqlite does \*not\* support Decimal")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / ".kefu" / "shop.db"

@@ -115,9 +115,7 @@ def search(session: Session, query: SearchQuery, tree: CategoryTree | None = Non
     if query.size:
         variant_filters.append(func.upper(ProductVariant.size) == query.size.strip().upper())
     if query.storage:
-        variant_filters.append(
-            func.upper(ProductVariant.storage) == query.storage.strip().upper()
-        )
+        variant_filters.append(func.upper(ProductVariant.storage) == query.storage.strip().upper())
     if variant_filters:
         if query.in_stock_only:
             variant_filters.append(ProductVariant.stock > 0)

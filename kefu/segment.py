@@ -21,8 +21,8 @@ from kefu.text import fold_width
 DICTIONARY_DIR = Path(__file__).resolve().parent.parent / "data" / "dictionaries" / "jieba"
 MAX_TERM_LENGTH = 64
 STOPWORDS = frozenset(
-    "的 了 和 与 及 或 在 是 有 吗 呢 吧 啊 我 你 他 她 它 要 想 这 那 个 些 款 a an the and or of for "
-    "with to in on is are i me my you your do does any some".split()
+    "的 了 和 与 及 或 在 是 有 吗 呢 吧 啊 我 你 他 她 它 要 想 这 那 个 些 款 "
+    "a an the and or of for with to in on is are i me my you your do does any some".split()
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u4e00-\u9fff]+")
 _lock = threading.Lock()

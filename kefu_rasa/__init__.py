@@ -2,3 +2,7 @@
 
 Business logic lives in the ``kefu`` shop library; modules here only adapt it to Rasa's APIs.
 """
+
+from kefu_rasa import speedups
+
+speedups.apply()

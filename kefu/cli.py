@@ -1,0 +1,201 @@
+"""``kefu``: the merchant's command line (database, demo shop, catalog import/export, search)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from kefu import migrate
+from kefu.db import database_url, make_engine, make_session_factory, session_scope
+
+
+def _session_factory():
+    migrate.upgrade()
+    return make_session_factory(make_engine())
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    migrate.upgrade()
+    print(f"database schema is up to date ({_safe_url(database_url())})")
+    return 0
+
+
+def cmd_demo_load(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from kefu.demo.generate import load_demo_shop
+    from kefu.models import Product
+
+    factory = _session_factory()
+    with session_scope(factory) as session:
+        if args.if_empty and session.scalar(select(func.count()).select_from(Product)):
+            print("demo shop: the database already has products; nothing loaded")
+            return 0
+        summary = load_demo_shop(session, seed=args.seed)
+    print(
+        f"demo shop loaded: {summary.products} products in {summary.categories} categories, "
+        f"{summary.brands} brands, {summary.customers} customers, {summary.orders} orders, "
+        f"{summary.events} browse/purchase events"
+    )
+    return 0
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    from kefu.importer import CatalogFileError, import_catalog
+
+    factory = _session_factory()
+    try:
+        with session_scope(factory) as session:
+            report = import_catalog(
+                session, args.file, skip_invalid=args.skip_invalid, progress=not args.no_progress
+            )
+            if not report.written:
+                session.rollback()
+    except CatalogFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if report.encoding != "utf-8":
+        print(f"note: {args.file} was read as {report.encoding.upper()} (GBK-compatible)")
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if report.invalid > len(report.errors):
+        print(f"error: … and {report.invalid - len(report.errors)} more", file=sys.stderr)
+    if not report.written:
+        print(
+            f"import cancelled: {report.invalid} invalid row(s); nothing was changed. "
+            "Fix them, or use --skip-invalid to import the valid rows only.",
+            file=sys.stderr,
+        )
+        return 1
+    skipped = f", {report.invalid} invalid row(s) skipped" if report.invalid else ""
+    print(f"imported: {report.created} created, {report.updated} updated{skipped}")
+    return 1 if report.invalid else 0
+
+
+def cmd_catalog_export(args: argparse.Namespace) -> int:
+    from kefu.importer import export_records, write_export
+
+    factory = _session_factory()
+    with session_scope(factory) as session:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as out:
+                count = write_export(export_records(session), out, args.format)
+            print(f"exported {count} products to {args.out}", file=sys.stderr)
+        else:
+            write_export(export_records(session), sys.stdout, args.format)
+    return 0
+
+
+def _decimal(value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from kefu.models import Product
+    from kefu.search import SearchError, SearchQuery, search
+
+    factory = _session_factory()
+    query = SearchQuery(
+        text=" ".join(args.text),
+        category=args.category,
+        brands=args.brand or [],
+        min_price=args.min_price,
+        max_price=args.max_price,
+        in_stock_only=args.in_stock,
+        sort=args.sort,
+        limit=args.limit,
+    )
+    with session_scope(factory) as session:
+        try:
+            result = search(session, query)
+        except SearchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        products = {
+            p.id: p
+            for p in session.scalars(select(Product).where(Product.id.in_(result.product_ids)))
+        }
+        for product_id in result.product_ids:
+            p = products[product_id]
+            print(f"{p.sku:<22} ¥{p.price:>10}  {p.release_date}  {p.title_zh} / {p.title_en}")
+    ignored = f" (ignored: {', '.join(result.ignored_words)})" if result.ignored_words else ""
+    print(f"{result.total} match(es){ignored}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kefu", description="kefu shop tools (database from KEFU_DB_URL, SQLite by default)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="action", required=True
+    )
+    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
+
+    demo = commands.add_parser("demo", help="the demo shop").add_subparsers(
+        dest="action", required=True
+    )
+    load = demo.add_parser("load", help="load the demo shop into an empty database")
+    load.add_argument("--seed", type=int, default=20261130)
+    load.add_argument("--if-empty", action="store_true", help="do nothing if products exist")
+    load.set_defaults(func=cmd_demo_load)
+
+    catalog = commands.add_parser("catalog", help="import or export products").add_subparsers(
+        dest="action", required=True
+    )
+    importer = catalog.add_parser("import", help="upsert products from a CSV or JSON Lines file")
+    importer.add_argument("file", type=Path)
+    importer.add_argument(
+        "--skip-invalid", action="store_true", help="import valid rows, report invalid ones"
+    )
+    importer.add_argument("--no-progress", action="store_true", help="no progress bar")
+    importer.set_defaults(func=cmd_catalog_import)
+    exporter = catalog.add_parser("export", help="write every product as CSV or JSON Lines")
+    exporter.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    exporter.add_argument("--out", help="file to write (default: standard output)")
+    exporter.set_defaults(func=cmd_catalog_export)
+
+    finder = commands.add_parser("search", help="search the catalog")
+    finder.add_argument("text", nargs="*")
+    finder.add_argument("--category")
+    finder.add_argument("--brand", action="append")
+    finder.add_argument("--min-price", type=_decimal)
+    finder.add_argument("--max-price", type=_decimal)
+    finder.add_argument("--in-stock", action="store_true")
+    finder.add_argument(
+        "--sort",
+        default="relevance",
+        choices=("relevance", "newest", "price_asc", "price_desc", "rating", "sales"),
+    )
+    finder.add_argument("--limit", type=int, default=10)
+    finder.set_defaults(func=cmd_search)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kefu`` command."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
