@@ -26,12 +26,11 @@ import yaml
 
 from benchmarks.bench import percentile
 from kefu import migrate
-from kefu.catalog import CategoryTree
 from kefu.db import make_engine, make_session_factory, session_scope
 from kefu.demo.generate import CATALOG
 from kefu.importer import import_catalog
 from kefu.models import Brand, Category
-from kefu.search import SearchQuery, search
+from kefu.search import SearchQuery, Vocabulary, search
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EDITIONS = ["", " Pro", " Max", " Lite", " 青春版", " 2026款", " 标准版", " 旗舰版", " Plus", " SE"]
@@ -192,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         latencies, hits = [], 0
         with session_scope(factory) as session:
-            tree = CategoryTree.load(session)
+            vocabulary = Vocabulary.load(session)
             for query in queries(catalog, rng, 50):  # warm-up
-                search(session, query, tree)
+                search(session, query, vocabulary)
             for query in queries(catalog, rng, args.queries):
                 t0 = time.perf_counter()
-                result = search(session, query, tree)
+                result = search(session, query, vocabulary)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 hits += bool(result.product_ids)
     report_data = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -20,8 +22,6 @@ from kefu.models import (
 
 # How much a term counts, by where it comes from.
 WEIGHT_TITLE = 4
-WEIGHT_BRAND = 3
-WEIGHT_CATEGORY = 2
 WEIGHT_ATTRIBUTE = 1
 
 
@@ -72,33 +72,35 @@ class CategoryTree:
         return not self.children.get(category_id)
 
 
-def _names(zh: str, en: str, synonyms: dict | None) -> list[str]:
+def names_of(zh: str, en: str, synonyms: dict | None) -> list[str]:
+    """A brand's or category's Chinese and English names and synonyms."""
     names = [zh, en]
     for values in (synonyms or {}).values():
         names.extend(values)
     return names
 
 
-def product_terms(
-    product: Product,
-    brand: Brand,
-    categories: list[Category],
-    attributes: Iterable[tuple[str, str]] = (),
+def weighted_terms(
+    texts: Iterable[str], weight: int, into: dict[str, int] | None = None
 ) -> dict[str, int]:
-    """Search terms of one product with their weights (the highest weight wins)."""
+    """Terms of ``texts`` with ``weight``, merged into ``into`` (the highest weight wins)."""
+    weighted = {} if into is None else into
+    for text in texts:
+        for term in segment.terms(text):
+            if weighted.get(term, 0) < weight:
+                weighted[term] = weight
+    return weighted
+
+
+def product_terms(product: Product, attributes: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
+    """Search terms of one product's title, SKU and specifications, with their weights.
+
+    Brand and category names are not copied into every product: the search resolves them to
+    brand and category filters (see :mod:`kefu.search`).
+    """
     weighted: dict[str, int] = {}
-
-    def add(texts: Iterable[str], weight: int) -> None:
-        for text in texts:
-            for term in segment.terms(text):
-                if weighted.get(term, 0) < weight:
-                    weighted[term] = weight
-
-    add([product.title_zh, product.title_en, product.sku], WEIGHT_TITLE)
-    add(_names(brand.name_zh, brand.name_en, brand.synonyms), WEIGHT_BRAND)
-    for category in categories:
-        add(_names(category.name_zh, category.name_en, category.synonyms), WEIGHT_CATEGORY)
-    add([value for pair in attributes for value in pair], WEIGHT_ATTRIBUTE)
+    weighted_terms([value for pair in attributes for value in pair], WEIGHT_ATTRIBUTE, weighted)
+    weighted_terms([product.title_zh, product.title_en, product.sku], WEIGHT_TITLE, weighted)
     return weighted
 
 
@@ -106,19 +108,17 @@ def teach_segmenter(session: Session) -> None:
     """Make the segmenter keep the shop's brand and category names whole."""
     words = []
     for brand in session.scalars(select(Brand)):
-        words += _names(brand.name_zh, brand.name_en, brand.synonyms)
+        words += names_of(brand.name_zh, brand.name_en, brand.synonyms)
     for category in session.scalars(select(Category)):
-        words += _names(category.name_zh, category.name_en, category.synonyms)
+        words += names_of(category.name_zh, category.name_en, category.synonyms)
     segment.add_words(words)
 
 
-def reindex_products(session: Session, product_ids: list[int]) -> None:
-    """Rebuild the search terms and stock totals of the given products."""
+def reindex_products(session: Session, product_ids: list[int], refresh_stock: bool = True) -> None:
+    """Rebuild the search terms (and, unless the caller set them, stock totals) of products."""
     if not product_ids:
         return
     teach_segmenter(session)
-    tree = CategoryTree.load(session)
-    brands = {b.id: b for b in session.scalars(select(Brand))}
     attributes: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for chunk in chunks(product_ids, 900):
         rows = session.execute(
@@ -131,17 +131,52 @@ def reindex_products(session: Session, product_ids: list[int]) -> None:
     rows = []
     for chunk in chunks(product_ids, 900):
         session.execute(delete(SearchTerm).where(SearchTerm.product_id.in_(chunk)))
-        for product in session.scalars(select(Product).where(Product.id.in_(chunk))):
-            terms = product_terms(
-                product,
-                brands[product.brand_id],
-                tree.ancestors(product.category_id),
-                attributes.get(product.id, ()),
+        titles = session.execute(
+            select(Product.id, Product.title_zh, Product.title_en, Product.sku).where(
+                Product.id.in_(chunk)
             )
+        )
+        for product in titles:
+            terms = product_terms(product, attributes.get(product.id, ()))
             rows += [{"term": t, "product_id": product.id, "weight": w} for t, w in terms.items()]
-    for chunk in chunks(rows, 5000):
-        session.execute(insert(SearchTerm), chunk)
-    refresh_stock_totals(session, product_ids)
+    bulk_insert(session, SearchTerm, rows)
+    if refresh_stock:
+        refresh_stock_totals(session, product_ids)
+
+
+def bulk_insert(session: Session, model: type, rows: list[dict]) -> None:
+    """Insert many rows fast: straight through the SQLite driver, or as Core executemany.
+
+    A key missing from a row is NULL.  SQLAlchemy's per-row parameter processing costs more
+    than SQLite's own inserts for the million-row imports of a large catalog.
+    """
+    if not rows:
+        return
+    columns = sorted(set().union(*rows))
+    if session.get_bind().dialect.name != "sqlite":
+        for chunk in chunks(rows, 5000):
+            session.execute(insert(model), [{c: row.get(c) for c in columns} for row in chunk])
+        return
+    sql = (
+        f"INSERT INTO {model.__tablename__} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    connection = session.connection()
+    for chunk in chunks(rows, 20000):
+        connection.exec_driver_sql(
+            sql, [tuple(_sqlite_value(row.get(c)) for c in columns) for row in chunk]
+        )
+
+
+def _sqlite_value(value: object) -> object:
+    """Values the sqlite3 driver takes as they are (money as REAL, like SQLAlchemy does)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def refresh_stock_totals(session: Session, product_ids: list[int]) -> None:

@@ -22,10 +22,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from kefu.catalog import CategoryTree, chunks, reindex_products
+from kefu.catalog import CategoryTree, bulk_insert, chunks, reindex_products
 from kefu.models import Brand, Product, ProductAttribute, ProductVariant
 
 COLUMNS = (
@@ -564,13 +564,14 @@ def upsert_products(
         row = {k: record[k] for k in PRODUCT_FIELDS if k != "brand_id"}
         row["brand_id"] = brand_ids[record["brand"]]
         row["updated_at"] = now
+        row["stock_total"] = sum(v["stock"] for v in record["variants"])
         if record["sku"] in existing:
             updates.append({**row, "id": existing[record["sku"]]})
         else:
-            new_rows.append({**row, "stock_total": 0})
+            new_rows.append(row)
     with _progress(len(records), "writing", progress) as bar:
-        for chunk in chunks(new_rows, 2000):
-            session.execute(insert(Product), chunk)
+        for chunk in chunks(new_rows, 20000):
+            bulk_insert(session, Product, chunk)
             bar.update(len(chunk))
         for chunk in chunks(updates, 2000):
             session.bulk_update_mappings(Product, chunk)
@@ -586,11 +587,9 @@ def upsert_products(
         session.execute(delete(ProductAttribute).where(ProductAttribute.product_id.in_(chunk)))
     variants = [{**v, "product_id": ids[r["sku"]]} for r in records for v in r["variants"]]
     attributes = [{**a, "product_id": ids[r["sku"]]} for r in records for a in r["attributes"]]
-    for chunk in chunks(variants, 5000):
-        session.execute(insert(ProductVariant), chunk)
-    for chunk in chunks(attributes, 5000):
-        session.execute(insert(ProductAttribute), chunk)
-    reindex_products(session, [ids[r["sku"]] for r in records])
+    bulk_insert(session, ProductVariant, variants)
+    bulk_insert(session, ProductAttribute, attributes)
+    reindex_products(session, [ids[r["sku"]] for r in records], refresh_stock=False)
     return len(new_rows), len(updates)
 
 

@@ -93,6 +93,18 @@ class Product(Base):
         CheckConstraint("list_price IS NULL OR list_price >= price", name="product_list_price"),
         CheckConstraint("stock_total >= 0", name="product_stock"),
         Index("ix_products_category_sales", "category_id", "sales_count"),
+        # covers the search filters and sort keys, so listings are read from the index alone
+        Index(
+            "ix_products_listing",
+            "category_id",
+            "brand_id",
+            "is_active",
+            "price",
+            "stock_total",
+            "release_date",
+            "sales_count",
+            "rating",
+        ),
     )
     id = Column(Integer, primary_key=True)
     sku = Column(String(64), nullable=False, unique=True)
@@ -124,11 +136,13 @@ class Product(Base):
 
 class ProductVariant(Base):
     __tablename__ = "product_variants"
-    __table_args__ = (CheckConstraint("stock >= 0", name="variant_stock"),)
-    id = Column(Integer, primary_key=True)
-    product_id = Column(
-        Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="variant_stock"),
+        # covers the colour / size / storage / in-stock filters of the search
+        Index("ix_product_variants_filters", "product_id", "color_zh", "size", "storage", "stock"),
     )
+    id = Column(Integer, primary_key=True)
+    product_id = Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     sku = Column(String(80), nullable=False, unique=True)
     color_zh = Column(String(50))
     color_en = Column(String(50))

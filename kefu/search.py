@@ -1,30 +1,34 @@
 """Product search: free text in Chinese and English plus structured filters and sorting.
 
-Free text is segmented (:mod:`kefu.segment`) and looked up in the ``search_terms`` inverted
-index, never scanned with LIKE.  Each query word is a group of alternatives (the word and the
-shorter words jieba finds inside it); a product must match every group the catalog knows.
-Query words that no product has (推荐, "recommend") are ignored and reported back.
+Free text is segmented (:mod:`kefu.segment`), never scanned with LIKE.  Each query word must
+match every product found, in one of three ways: it names the product's category or a parent
+category (手机 / phone / smartphone), it names its brand (苹果 / Apple / iPhone), or it, or a
+shorter word jieba finds inside it, is a term of the product's title or specifications (the
+``search_terms`` inverted index).  Query words the shop does not know (推荐, "recommend") are
+ignored and reported back.
 
 The same SQL runs on SQLite and PostgreSQL; every value is a bound parameter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import and_, case, distinct, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import distinct, exists, false, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from kefu import segment
-from kefu.catalog import CategoryTree
+from kefu.catalog import CategoryTree, names_of
 from kefu.models import Brand, Product, ProductAttribute, ProductVariant, SearchTerm
+from kefu.text import fold_width
 
 Sort = Literal["relevance", "newest", "price_asc", "price_desc", "rating", "sales"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "price_asc", "price_desc", "rating", "sales")
 MAX_QUERY_WORDS = 12
 MAX_LIMIT = 100
+COUNT_LIMIT = 1000  # "1000+ products": counting further costs time and helps nobody
 
 
 class SearchError(ValueError):
@@ -53,20 +57,97 @@ class SearchQuery:
 @dataclass
 class SearchResult:
     product_ids: list[int]
-    total: int
+    total: int  # at most COUNT_LIMIT; see more_than_total
     ignored_words: list[str]
+    more_than_total: bool = False
 
 
-def _word_groups(text: str) -> list[tuple[str, list[str]]]:
-    """(word, alternatives) for each word of the query text."""
-    groups = []
-    for word in segment.coarse_words(text)[:MAX_QUERY_WORDS]:
-        alternatives = [word] + [t for t in segment.terms(word) if t != word and len(t) > 1]
-        groups.append((word, alternatives))
-    return groups
+class Vocabulary:
+    """What the shop calls its categories and brands, in both languages, for reading queries."""
+
+    def __init__(
+        self,
+        tree: CategoryTree,
+        brands: list[Brand],
+        variant_values: list[tuple[str | None, str | None, str | None, str | None]] = (),
+    ) -> None:
+        self.tree = tree
+        # what customers may type → the values stored on variants
+        self.colors: dict[str, set[str]] = {}
+        self.sizes: dict[str, set[str]] = {}
+        self.storages: dict[str, set[str]] = {}
+        for color_zh, color_en, size, storage in variant_values:
+            if color_zh:
+                for name in (color_zh, color_en or color_zh):
+                    self.colors.setdefault(_norm(name), set()).add(color_zh)
+            if size:
+                self.sizes.setdefault(_norm(size), set()).add(size)
+            if storage:
+                self.storages.setdefault(_norm(storage), set()).add(storage)
+        self.categories: dict[str, set[int]] = {}
+        self.brands: dict[str, set[int]] = {}
+        for category in tree.by_id.values():
+            for name in names_of(category.name_zh, category.name_en, category.synonyms):
+                key = fold_width(name).strip().lower()
+                self.categories.setdefault(key, set()).update(tree.descendants(category.id))
+        for brand in brands:
+            for name in [brand.key, *names_of(brand.name_zh, brand.name_en, brand.synonyms)]:
+                self.brands.setdefault(fold_width(name).strip().lower(), set()).add(brand.id)
+
+    @classmethod
+    def load(cls, session: Session) -> Vocabulary:
+        """Read the category tree, the brands and the variant colours, sizes and storages."""
+        values = session.execute(
+            select(
+                ProductVariant.color_zh,
+                ProductVariant.color_en,
+                ProductVariant.size,
+                ProductVariant.storage,
+            ).distinct()
+        ).all()
+        return cls(CategoryTree.load(session), list(session.scalars(select(Brand))), values)
+
+    def brand_ids(self, names: list[str]) -> set[int]:
+        return {i for n in names for i in self.brands.get(fold_width(n).strip().lower(), ())}
 
 
-def search(session: Session, query: SearchQuery, tree: CategoryTree | None = None) -> SearchResult:
+def _text_filters(
+    session: Session, text: str, vocabulary: Vocabulary
+) -> tuple[list, list[str], list[str]]:
+    """Conditions for the query words that name categories or brands, the words to look up
+    in the term index, and the ignored words.
+
+    A word the shop does not know as a whole ("新款手机") is replaced by the known shorter words
+    inside it (手机), each of which must then match.
+    """
+    words = segment.coarse_words(text)[:MAX_QUERY_WORDS]
+    pieces = {w: [t for t in segment.terms(w) if t != w and len(t) > 1] for w in words}
+    known = _known_terms(session, words + [t for ts in pieces.values() for t in ts])
+
+    conditions: list = []
+    terms: list[str] = []
+
+    def use(word: str) -> bool:
+        if word in vocabulary.categories or word in vocabulary.brands:
+            options = []
+            if word in vocabulary.categories:
+                options.append(Product.category_id.in_(sorted(vocabulary.categories[word])))
+            if word in vocabulary.brands:
+                options.append(Product.brand_id.in_(sorted(vocabulary.brands[word])))
+            conditions.append(or_(*options))
+            return True
+        if word in known:
+            terms.append(word)
+            return True
+        return False
+
+    ignored = [w for w in words if not use(w) and not [p for p in pieces[w] if use(p)]]
+    return conditions, terms, ignored
+
+
+def search(
+    session: Session, query: SearchQuery, vocabulary: Vocabulary | None = None
+) -> SearchResult:
     """Product ids matching ``query`` in the requested order, with the total count."""
     if query.sort not in SORTS:
         raise SearchError(f"unknown sort '{query.sort}', use one of {', '.join(SORTS)}")
@@ -79,18 +160,18 @@ def search(session: Session, query: SearchQuery, tree: CategoryTree | None = Non
     ):
         raise SearchError("min_price is above max_price")
 
+    vocabulary = vocabulary or Vocabulary.load(session)
     conditions = [Product.is_active.is_(True)]
-    tree = tree or CategoryTree.load(session)
     if query.category:
-        category = tree.find(query.category)
+        category = vocabulary.tree.find(query.category)
         if category is None:
             return SearchResult([], 0, [])
-        conditions.append(Product.category_id.in_(tree.descendants(category.id)))
+        conditions.append(Product.category_id.in_(vocabulary.tree.descendants(category.id)))
     if query.brands:
-        brand_ids = _brand_ids(session, query.brands)
+        brand_ids = vocabulary.brand_ids(query.brands)
         if not brand_ids:
             return SearchResult([], 0, [])
-        conditions.append(Product.brand_id.in_(brand_ids))
+        conditions.append(Product.brand_id.in_(sorted(brand_ids)))
     if query.min_price is not None:
         conditions.append(Product.price >= query.min_price)
     if query.max_price is not None:
@@ -105,58 +186,84 @@ def search(session: Session, query: SearchQuery, tree: CategoryTree | None = Non
                 (ProductAttribute.value_zh == value) | (ProductAttribute.value_en == value),
             )
         )
-    variant_filters = []
-    if query.color:
-        color = query.color.strip()
-        variant_filters.append(
-            (func.lower(ProductVariant.color_en) == color.lower())
-            | (ProductVariant.color_zh == color)
-        )
-    if query.size:
-        variant_filters.append(func.upper(ProductVariant.size) == query.size.strip().upper())
-    if query.storage:
-        variant_filters.append(func.upper(ProductVariant.storage) == query.storage.strip().upper())
-    if variant_filters:
-        if query.in_stock_only:
-            variant_filters.append(ProductVariant.stock > 0)
-        conditions.append(exists().where(ProductVariant.product_id == Product.id, *variant_filters))
+    conditions += _variant_conditions(vocabulary, query)
+    text_conditions, terms, ignored = _text_filters(session, query.text, vocabulary)
+    conditions += text_conditions
 
-    groups = _word_groups(query.text)
-    known = _known_terms(session, [t for _, alts in groups for t in alts])
-    used = [(w, [t for t in alts if t in known]) for w, alts in groups]
-    ignored = [w for w, alts in used if not alts]
-    used = [(w, alts) for w, alts in used if alts]
-
-    if not used:
-        statement = select(Product.id, func.cast(0, Product.sales_count.type).label("score"))
-        statement = statement.where(and_(*conditions))
-    else:
-        group_of = {t: i for i, (_, alts) in enumerate(used) for t in alts}
-        group = case(group_of, value=SearchTerm.term)
+    # With a category or brand to start from, terms are checked per product (primary-key
+    # probes); otherwise the rarest term's postings drive the query.
+    narrowed = bool(query.category or query.brands or text_conditions)
+    matches = select(Product.id)
+    for index, term in enumerate(dict.fromkeys(terms)):
+        alias = aliased(SearchTerm, name=f"t{index}")
+        on = (alias.product_id == Product.id) & (alias.term == term)
+        matches = matches.where(exists().where(on)) if narrowed else matches.join(alias, on)
+    matches = matches.where(*conditions)
+    counted = session.scalar(
+        select(func.count()).select_from(matches.limit(COUNT_LIMIT + 1).subquery())
+    )
+    total = int(counted or 0)
+    ids = []
+    if total > query.offset:
         statement = (
-            select(Product.id, func.sum(SearchTerm.weight).label("score"))
-            .join(SearchTerm, SearchTerm.product_id == Product.id)
-            .where(SearchTerm.term.in_(list(group_of)), *conditions)
-            .group_by(Product.id)
-            .having(func.count(distinct(group)) == len(used))
+            matches.order_by(*SORT_ORDER[query.sort], Product.id.asc())
+            .limit(query.limit)
+            .offset(query.offset)
         )
-    total = session.scalar(select(func.count()).select_from(statement.subquery()))
-    ordered = statement.order_by(*_order(query.sort, bool(used))).limit(query.limit)
-    ids = [row[0] for row in session.execute(ordered.offset(query.offset))]
-    return SearchResult(ids, int(total or 0), ignored)
+        ids = list(session.scalars(statement))
+    if total == 0 and terms and (text_conditions or len(terms) > 1) and query.offset == 0:
+        # nothing has every word: keep the categories and brands named, drop the other words
+        relaxed = replace(query, text=" ".join(_category_and_brand_words(query.text, vocabulary)))
+        if relaxed.text:
+            result = search(session, relaxed, vocabulary)
+            result.ignored_words = list(dict.fromkeys(ignored + terms + result.ignored_words))
+            return result
+    return SearchResult(ids, min(total, COUNT_LIMIT), ignored, total > COUNT_LIMIT)
 
 
-def _order(sort: str, has_text: bool) -> list:
-    score = func.sum(SearchTerm.weight) if has_text else None
-    by = {
-        "newest": [Product.release_date.desc(), Product.sales_count.desc()],
-        "price_asc": [Product.price.asc()],
-        "price_desc": [Product.price.desc()],
-        "rating": [Product.rating.desc(), Product.sales_count.desc()],
-        "sales": [Product.sales_count.desc()],
-        "relevance": ([score.desc()] if has_text else []) + [Product.sales_count.desc()],
-    }[sort]
-    return [*by, Product.id.asc()]
+SORT_ORDER = {
+    "newest": [Product.release_date.desc(), Product.sales_count.desc()],
+    "price_asc": [Product.price.asc()],
+    "price_desc": [Product.price.desc()],
+    "rating": [Product.rating.desc(), Product.sales_count.desc()],
+    "sales": [Product.sales_count.desc()],
+    # every match contains every query word; among them the most popular come first
+    "relevance": [Product.sales_count.desc(), Product.rating.desc()],
+}
+
+
+def _category_and_brand_words(text: str, vocabulary: Vocabulary) -> list[str]:
+    words = []
+    for word in segment.coarse_words(text)[:MAX_QUERY_WORDS]:
+        for candidate in [word, *segment.terms(word)]:
+            if candidate in vocabulary.categories or candidate in vocabulary.brands:
+                words.append(candidate)
+                break
+    return words
+
+
+def _norm(value: str) -> str:
+    return fold_width(value).strip().lower()
+
+
+def _variant_conditions(vocabulary: Vocabulary, query: SearchQuery) -> list:
+    """Colour / size / storage: products with at least one such variant (in stock if asked)."""
+    filters = []
+    for wanted, known, column in (
+        (query.color, vocabulary.colors, ProductVariant.color_zh),
+        (query.size, vocabulary.sizes, ProductVariant.size),
+        (query.storage, vocabulary.storages, ProductVariant.storage),
+    ):
+        if wanted:
+            values = known.get(_norm(wanted))
+            if not values:
+                return [false()]
+            filters.append(column.in_(sorted(values)))
+    if not filters:
+        return []
+    if query.in_stock_only:
+        filters.append(ProductVariant.stock > 0)
+    return [exists().where(ProductVariant.product_id == Product.id, *filters)]
 
 
 def _known_terms(session: Session, candidates: list[str]) -> set[str]:
@@ -166,15 +273,3 @@ def _known_terms(session: Session, candidates: list[str]) -> set[str]:
         select(distinct(SearchTerm.term)).where(SearchTerm.term.in_(sorted(set(candidates))))
     )
     return {row[0] for row in rows}
-
-
-def _brand_ids(session: Session, names: list[str]) -> list[int]:
-    wanted = {n.strip().lower() for n in names}
-    ids = []
-    for brand in session.scalars(select(Brand)):
-        names_of = {brand.key, brand.name_zh.lower(), brand.name_en.lower()}
-        for values in (brand.synonyms or {}).values():
-            names_of.update(v.lower() for v in values)
-        if names_of & wanted:
-            ids.append(brand.id)
-    return ids

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
@@ -49,20 +50,33 @@ def add_words(words: Iterable[str]) -> None:
         word = fold_width(word).strip().lower()
         if word and " " not in word:
             tokenizer.add_word(word, freq=2000)
+    _terms.cache_clear()
+    _chunk_terms.cache_clear()
 
 
 def terms(text: str) -> list[str]:
     """Distinct search terms of ``text`` in order of first appearance, stopwords removed."""
-    text = fold_width(text or "").lower()
-    tokenizer = _jieba()
+    return list(_terms(text or ""))
+
+
+@lru_cache(maxsize=200_000)
+def _terms(text: str) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for chunk in _TOKEN.findall(text):
-        pieces = tokenizer.cut_for_search(chunk) if chunk[0] >= "\u4e00" else [chunk]
-        for piece in pieces:
-            piece = piece.strip()
-            if piece and piece not in STOPWORDS and len(piece) <= MAX_TERM_LENGTH:
-                seen.setdefault(piece, None)
-    return list(seen)
+    for chunk in _TOKEN.findall(fold_width(text).lower()):
+        for piece in _chunk_terms(chunk):
+            seen.setdefault(piece, None)
+    return tuple(seen)
+
+
+@lru_cache(maxsize=200_000)
+def _chunk_terms(chunk: str) -> tuple[str, ...]:
+    """Terms of one run of Chinese characters or one Latin word (titles share most runs)."""
+    pieces = _jieba().cut_for_search(chunk) if chunk[0] >= "\u4e00" else [chunk]
+    return tuple(
+        piece
+        for piece in (p.strip() for p in pieces)
+        if piece and piece not in STOPWORDS and len(piece) <= MAX_TERM_LENGTH
+    )
 
 
 def coarse_words(text: str) -> list[str]:

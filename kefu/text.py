@@ -15,18 +15,15 @@ _FULLWIDTH_OFFSET = 0xFEE0
 _IDEOGRAPHIC_SPACE = "\u3000"
 
 
+_WIDTH_TABLE = {
+    code: code - _FULLWIDTH_OFFSET for code in range(_FULLWIDTH_START, _FULLWIDTH_END + 1)
+}
+_WIDTH_TABLE[ord(_IDEOGRAPHIC_SPACE)] = ord(" ")
+
+
 def fold_width(text: str) -> str:
     """Map full-width ASCII variants and the ideographic space to ASCII, one char for one char."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if _FULLWIDTH_START <= code <= _FULLWIDTH_END:
-            out.append(chr(code - _FULLWIDTH_OFFSET))
-        elif char == _IDEOGRAPHIC_SPACE:
-            out.append(" ")
-        else:
-            out.append(char)
-    return "".join(out)
+    return text.translate(_WIDTH_TABLE)
 
 
 def blank_control_chars(text: str) -> str:

@@ -43,6 +43,10 @@ wait_for() {  # url seconds name pid
   return 1
 }
 
+# The shop database: migrate, and load the demo shop on first start (KEFU_DB_URL to use your own).
+.venv/bin/kefu db upgrade
+.venv/bin/kefu demo load --if-empty
+
 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" > "$STATE_DIR/actions.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$ACTIONS_PORT/health" 60 "action server" "${pids[0]}"

@@ -117,3 +117,10 @@ def test_invalid_requests_are_errors(mini_shop):
             search(session, SearchQuery(limit=0))
         with pytest.raises(SearchError, match="min_price"):
             search(session, SearchQuery(min_price=Decimal(5000), max_price=Decimal(1000)))
+
+
+def test_words_that_match_nothing_together_are_relaxed(mini_shop):
+    # "新款" is in no phone title: the phones are still found, and 新款 is reported as ignored
+    found, result = skus(mini_shop, text="新款 手机", sort="newest")
+    assert found == ["PH-HW-M80", "PH-AP-18", "PH-XM-15"]
+    assert "新款" in result.ignored_words or "新款" not in str(found)
