@@ -56,8 +56,9 @@ test-model: train  ## tests that talk to the trained model and the running serve
 
 test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
 
-bench: train  ## latency, throughput, memory and training-time benchmarks
+bench: train  ## latency, throughput, memory, training time; catalog import and search at 100k
 	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.search_bench
 
 lock: setup  ## re-resolve requirements.in into requirements.lock
 	scripts/lock.sh

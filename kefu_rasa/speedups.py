@@ -6,6 +6,11 @@ time: about 7 % of the server's CPU under load (py-spy, benchmarks/TUNING.md).  
 is checked once and a compiled validator reused; responses are validated exactly as before and a
 bad response raises the same ``ValidationError`` with the same message.
 
+``Event.resolve_by_type`` walks every subclass of ``Event`` (with ``inspect.isabstract`` on
+each) for every event it deserialises: about 7 % of the server's CPU, since every turn loads the
+conversation from the tracker store.  Here found classes are remembered by type name; unknown
+names still go through Rasa's own lookup (same default, same error).
+
 Applied once, when kefu's plug-ins are imported (``kefu_rasa/__init__.py``).
 """
 
@@ -18,6 +23,10 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+
+_rasa_resolve_by_type = Event.resolve_by_type
+_event_classes: dict[str, type[Event]] = {}
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +51,17 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         raise error
 
 
+def _resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    """The event class for ``type_name``, as Rasa's lookup finds it, remembered."""
+    cls = _event_classes.get(type_name)
+    if cls is None:
+        cls = _rasa_resolve_by_type(type_name, default)
+        if cls is not None and cls.type_name == type_name:
+            _event_classes[type_name] = cls
+    return cls
+
+
 def apply() -> None:
     """Install the speed-ups (idempotent)."""
     RemoteAction._validate_action_result = _validate_action_result
+    Event.resolve_by_type = staticmethod(_resolve_by_type)

@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "kefu.tar.gz"
 FINGERPRINT = ROOT / "models" / "kefu.fingerprint"
 INPUTS = ["config.yml", "domain.yml", "requirements.lock", "data", "kefu_rasa", "kefu"]
+CODE = ["requirements.lock", "kefu_rasa", "kefu"]
 
 
-def fingerprint() -> str:
+def fingerprint(inputs: list[str] = INPUTS) -> str:
     """SHA-256 over the names and contents of every file the model depends on."""
     digest = hashlib.sha256()
-    for name in INPUTS:
+    for name in inputs:
         path = ROOT / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
@@ -56,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     rasa = Path(sys.executable).parent / "rasa"
     command = [str(rasa), "train", "--fixed-model-name", "kefu", "--out", str(MODEL.parent)]
     print("train: " + " ".join(command[1:]), flush=True)
-    result = subprocess.run(
-        command, cwd=ROOT, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
-    )
+    # Rasa caches trained components by config and data, not by plug-in code: one cache per
+    # version of the code, so a changed component is never restored from an old cache.
+    cache = ROOT / ".rasa" / f"cache-{fingerprint(CODE)[:16]}"
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "RASA_CACHE_DIRECTORY": str(cache)}
+    result = subprocess.run(command, cwd=ROOT, env=env)
     if result.returncode != 0:
         print("train: training failed", file=sys.stderr)
         return result.returncode
