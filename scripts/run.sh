@@ -35,7 +35,7 @@ trap cleanup INT TERM EXIT
 wait_for() {  # url seconds name pid
   local i
   for ((i = 0; i < $2 * 2; i++)); do
-    if curl -fsS -o /dev/null "$1"; then return 0; fi
+    if curl -fs -o /dev/null "$1"; then return 0; fi
     if ! kill -0 "$4" 2>/dev/null; then echo "kefu: $3 exited during start-up" >&2; return 1; fi
     sleep 0.5
   done
