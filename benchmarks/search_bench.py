@@ -27,37 +27,12 @@ import yaml
 from benchmarks.bench import percentile
 from kefu import migrate
 from kefu.db import make_engine, make_session_factory, session_scope
-from kefu.demo.generate import CATALOG
+from kefu.demo.generate import CATALOG, load_taxonomy
 from kefu.importer import import_catalog
-from kefu.models import Brand, Category
 from kefu.search import SearchQuery, Vocabulary, search
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EDITIONS = ["", " Pro", " Max", " Lite", " 青春版", " 2026款", " 标准版", " 旗舰版", " Plus", " SE"]
-
-
-def load_taxonomy(session, catalog: dict) -> None:
-    """Categories and brands of the demo catalog (no products)."""
-    keys: dict[str, Category] = {}
-    for entry in catalog["categories"]:
-        category = Category(
-            key=entry["key"],
-            name_zh=entry["zh"],
-            name_en=entry["en"],
-            synonyms=entry.get("synonyms") or {},
-            parent=keys.get(entry.get("parent")),
-        )
-        session.add(category)
-        keys[entry["key"]] = category
-    for entry in catalog["brands"]:
-        session.add(
-            Brand(
-                key=entry["key"],
-                name_zh=entry["zh"],
-                name_en=entry["en"],
-                synonyms=entry.get("synonyms") or {},
-            )
-        )
 
 
 def write_catalog_csv(path: Path, catalog: dict, count: int, rng: random.Random) -> None:

@@ -71,12 +71,8 @@ def _released(value: Any) -> datetime.date:
     return datetime(int(year), int(month), 1).date()
 
 
-def load_catalog_file(
-    session: Session, path: Path = CATALOG, rng: random.Random | None = None
-) -> int:
-    """Categories, brands and products of ``catalog.yml``; returns the number of products."""
-    rng = rng or random.Random(DEFAULT_SEED)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+def load_taxonomy(session: Session, data: dict) -> dict[str, Category]:
+    """The categories and brands of a catalog file's data; returns categories by key."""
     keys: dict[str, Category] = {}
     for entry in data["categories"]:
         category = Category(
@@ -98,6 +94,16 @@ def load_catalog_file(
             )
         )
     session.flush()
+    return keys
+
+
+def load_catalog_file(
+    session: Session, path: Path = CATALOG, rng: random.Random | None = None
+) -> int:
+    """Categories, brands and products of ``catalog.yml``; returns the number of products."""
+    rng = rng or random.Random(DEFAULT_SEED)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    keys = load_taxonomy(session, data)
     colors = data["colors"]
     records = [_product_record(entry, keys, colors, rng) for entry in data["products"]]
     upsert_products(session, records)
