@@ -1,0 +1,176 @@
+"""Budgets as customers write them, in Chinese and English.
+
+"2000以内", "两千左右", "三千到五千", "3k-5k", "under $300", "不超过1500块", "１５００元以下",
+"5000以上" → a :class:`Budget` (minimum and/or maximum in the stated currency).  Chinese numerals
+("两千", "三千五", "一万二", "1.5万") and full-width digits are understood.  Impossible budgets
+("0元", "负100", "一百万亿", "5000以上1000以下") come back with a ``problem`` so the bot can say
+so politely instead of searching for nonsense.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from kefu.text import fold_width
+
+MAX_PLAUSIBLE = Decimal("10000000")  # ¥10 million: above this no shop budget is meant
+APPROX = Decimal("0.2")  # "左右" / "around": ±20 %
+
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
+_SUFFIX = {"k": 1000, "千": 1000, "w": 10_000, "万": 10_000, "百": 100, "十": 10}
+_CN = "零〇一二两三四五六七八九十百千万亿"
+NUMBER = (
+    rf"(?P<neg>负|-|minus\s*)?"
+    rf"(?:(?P<num>\d+(?:\.\d+)?)\s*(?P<suffix>k|w|千|万|百|十)?|(?P<cn>[{_CN}]+))"
+)
+_NUMBER = re.compile(NUMBER, re.IGNORECASE)
+_CURRENCY = re.compile(r"\$|usd|dollars?|美元|美金", re.IGNORECASE)
+_RANGE = re.compile(
+    rf"(?:between\s+)?(?P<a>{NUMBER.replace('?P<', '?P<a_')})\s*(?:元|块钱?|rmb|yuan)?\s*"
+    rf"(?:到|至|-|~|～|—|and|to)\s*\$?\s*(?P<b>{NUMBER.replace('?P<', '?P<b_')})",
+    re.IGNORECASE,
+)
+_MAX_BEFORE = re.compile(
+    r"(?:不超过|不到|低于|少于|最多|最高|under|below|less than|up to|max(?:imum)?|within|<=?)"
+    r"\s*[¥$]?\s*$",
+    re.IGNORECASE,
+)
+_MIN_BEFORE = re.compile(
+    r"(?:至少|超过|高于|大于|多于|over|above|more than|at least|min(?:imum)?|>=?)\s*[¥$]?\s*$",
+    re.IGNORECASE,
+)
+_MAX_AFTER = re.compile(
+    r"^\s*(?:元|块钱?|rmb|yuan|dollars?|美元)?\s*(?:以内|以下|之内|内|封顶|or less|max|and below)",
+    re.IGNORECASE,
+)
+_MIN_AFTER = re.compile(
+    r"^\s*(?:元|块钱?|rmb|yuan|dollars?|美元)?\s*(?:以上|起|往上|or more|\+|and up|and above)",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"元|块|¥|￥|\$|rmb|yuan|预算|budget|价位|价格|price", re.IGNORECASE)
+_APPROX = re.compile(
+    r"左右|上下|差不多|大概|大约|around|about|approx|roughly|~\s*\d", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    currency: str = "CNY"
+    problem: str | None = None  # "not_positive", "implausible", "contradictory"
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None and (self.minimum is not None or self.maximum is not None)
+
+
+def chinese_number(text: str) -> int | None:
+    """Value of a Chinese numeral: 两千 → 2000, 三千五 → 3500, 一万二 → 12000, 一百万亿 → 10¹⁴."""
+    if not text or any(c not in _DIGITS and c not in _UNITS for c in text):
+        return None
+    total, section, number, last_unit = 0, 0, None, None
+    for char in text:
+        if char in _DIGITS:
+            number = _DIGITS[char]
+            continue
+        unit = _UNITS[char]
+        if unit == 100_000_000:
+            total = (total + section + (number or 0)) * unit
+            section = 0
+        elif unit == 10_000:
+            total += (section + (number or 0)) * unit
+            section = 0
+        else:
+            section += (1 if number is None else number) * unit
+        number, last_unit = None, unit
+    if number is not None:
+        # "三千五" is 3500 and "一万二" 12000: a trailing digit counts in the unit below
+        number *= last_unit // 10 if last_unit and last_unit >= 100 else 1
+    return total + section + (number or 0)
+
+
+def _value(match: re.Match, prefix: str = "") -> Decimal | None:
+    group = lambda name: match.group(prefix + name)  # noqa: E731
+    if group("num"):
+        value = Decimal(group("num"))
+        suffix = (group("suffix") or "").lower()
+        value *= _SUFFIX.get(suffix, 1)
+    else:
+        number = chinese_number(group("cn") or "")
+        if number is None:
+            return None
+        value = Decimal(number)
+    return -value if group("neg") else value
+
+
+def parse_budget(text: str, expected: bool = False) -> Budget | None:
+    """The budget in ``text``, or ``None`` when the text states no amount.
+
+    A bare number ("3000") is a budget only when ``expected`` (the bot has just asked for one)
+    or when the text says it is money or approximate ("3000块", "3000左右").
+    """
+    text = fold_width(text or "").strip()
+    currency = "USD" if _CURRENCY.search(text) else "CNY"
+    found = _RANGE.search(text)
+    if found:
+        a, b = _value(found, "a_"), _value(found, "b_")
+        if a is not None and b is not None:
+            low, high = sorted((a, b))
+            return _checked(Budget(low, high, currency))
+    minimum = maximum = None
+    approx_value = None
+    for match in _NUMBER.finditer(text):
+        value = _value(match)
+        if value is None or (
+            match.group("cn") and len(match.group("cn")) == 1 and match.group("cn") in "一两"
+        ):
+            continue
+        before, after = text[: match.start()], text[match.end() :]
+        if _MAX_BEFORE.search(before) or _MAX_AFTER.search(after):
+            maximum = value if maximum is None else min(maximum, value)
+        elif _MIN_BEFORE.search(before) or _MIN_AFTER.search(after):
+            minimum = value if minimum is None else max(minimum, value)
+        else:
+            approx_value = value
+    if minimum is None and maximum is None and approx_value is None:
+        return None
+    if minimum is None and maximum is None:
+        if not (expected or _APPROX.search(text) or _MONEY.search(text)):
+            return None  # a bare number ("iPhone 15") is not a budget
+        margin = (abs(approx_value) * APPROX).quantize(Decimal("1"))
+        return _checked(
+            Budget(approx_value - margin, approx_value + margin, currency), stated=approx_value
+        )
+    if minimum is not None and maximum is not None and minimum > maximum:
+        return Budget(minimum, maximum, currency, problem="contradictory")
+    return _checked(Budget(minimum, maximum, currency))
+
+
+def _checked(budget: Budget, stated: Decimal | None = None) -> Budget:
+    """Flag budgets no product can meet: nothing positive, or beyond any shop's prices."""
+    values = [stated] if stated is not None else [budget.minimum, budget.maximum]
+    values = [v for v in values if v is not None]
+    if any(v <= 0 for v in values) and (
+        stated is not None or budget.maximum is not None or budget.minimum < 0
+    ):
+        return replace(budget, problem="not_positive")
+    if any(v > MAX_PLAUSIBLE for v in values):
+        return replace(budget, problem="implausible")
+    return budget
