@@ -26,7 +26,7 @@ WEIGHT_ATTRIBUTE = 1
 
 
 class CategoryTree:
-    """The category tree in memory: look-up by key or name, descendants, ancestors."""
+    """The category tree in memory: look-up by key or name, and descendants."""
 
     def __init__(self, categories: Iterable[Category]) -> None:
         self.by_id = {c.id: c for c in categories}
@@ -58,18 +58,6 @@ class CategoryTree:
             out.append(current)
             stack.extend(self.children.get(current, []))
         return out
-
-    def ancestors(self, category_id: int) -> list[Category]:
-        """The category and its parents up to the root."""
-        out = []
-        current = self.by_id.get(category_id)
-        while current is not None:
-            out.append(current)
-            current = self.by_id.get(current.parent_id) if current.parent_id else None
-        return out
-
-    def is_leaf(self, category_id: int) -> bool:
-        return not self.children.get(category_id)
 
 
 def names_of(zh: str, en: str, synonyms: dict | None) -> list[str]:
