@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export KEFU_ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 
-.PHONY: help setup train run shell test lint format unit validate test-nlu test-stories gate bench lock clean
+.PHONY: help setup train db run shell test lint format unit validate test-nlu test-stories gate bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,10 +36,14 @@ format: setup  ## apply ruff formatting and safe fixes
 unit: setup  ## unit tests (shop library, plug-ins, actions); no trained model needed
 	$(PY) -m pytest -q -m "not model"
 
+db: setup  ## create or migrate the shop database and load the demo shop into an empty one
+	@.venv/bin/kefu db upgrade
+	@.venv/bin/kefu demo load --if-empty
+
 validate: setup  ## rasa data validate --fail-on-warnings
 	$(RASA) data validate --fail-on-warnings
 
-test-nlu: train  ## evaluate NLU on the held-out test sets in tests/nlu/
+test-nlu: train db  ## evaluate NLU on the held-out test sets in tests/nlu/
 	@rm -rf results/nlu
 	$(RASA) test nlu --nlu tests/nlu --out results/nlu --successes
 	@cp results/nlu/intent_report.json results/intent_report.json
@@ -47,7 +51,7 @@ test-nlu: train  ## evaluate NLU on the held-out test sets in tests/nlu/
 gate: ## fail when per-language intent macro-F1 < 0.90 or any intent F1 < 0.75
 	$(PY) scripts/nlu_gate.py --results results/nlu
 
-test-stories: train  ## end-to-end test stories, failing on any prediction error
+test-stories: train db  ## end-to-end test stories, failing on any prediction error
 	@rm -rf results/stories
 	$(RASA) test core --stories tests/stories --out results/stories --fail-on-prediction-errors
 

@@ -10,7 +10,7 @@ so politely instead of searching for nonsense.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from kefu.text import fold_width
@@ -63,10 +63,25 @@ _MIN_AFTER = re.compile(
     r"^\s*(?:元|块钱?|rmb|yuan|dollars?|美元)?\s*(?:以上|起|往上|or more|\+|and up|and above)",
     re.IGNORECASE,
 )
+# what may follow an amount and still belongs to it ("1500块以内", "两千左右", "3000 or less")
+_TAIL = re.compile(
+    r"(?:\s*(?:元|块钱?|rmb|yuan|dollars?|美元|以内|以下|之内|封顶|以上|往上|左右|上下|"
+    r"or less|or more|and below|and above|and up|max|\+))*",
+    re.IGNORECASE,
+)
 _MONEY = re.compile(r"元|块|¥|￥|\$|rmb|yuan|预算|budget|价位|价格|price", re.IGNORECASE)
 _APPROX = re.compile(
     r"左右|上下|差不多|大概|大约|around|about|approx|roughly|~\s*\d", re.IGNORECASE
 )
+
+
+_VALUE = re.compile(r"^(-?\d+(?:\.\d+)?)?-(-?\d+(?:\.\d+)?)? ([A-Z]{3})(?: ([a-z_]+))?$")
+
+
+def _plain(value: Decimal) -> str:
+    """3000 for 3000.00, 12.5 for 12.50: no exponent, no trailing zeros."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @dataclass(frozen=True)
@@ -75,10 +90,29 @@ class Budget:
     maximum: Decimal | None = None
     currency: str = "CNY"
     problem: str | None = None  # "not_positive", "implausible", "contradictory"
+    span: tuple[int, int] | None = field(default=None, compare=False)  # where in the text
 
     @property
     def usable(self) -> bool:
         return self.problem is None and (self.minimum is not None or self.maximum is not None)
+
+    def to_value(self) -> str:
+        """A compact text form for entity and slot values: "3000-5000 CNY", "-2000 CNY",
+        "5000- CNY", "5000-1000 CNY contradictory"; :meth:`from_value` reads it back."""
+        low = "" if self.minimum is None else _plain(self.minimum)
+        high = "" if self.maximum is None else _plain(self.maximum)
+        return f"{low}-{high} {self.currency}" + (f" {self.problem}" if self.problem else "")
+
+    @classmethod
+    def from_value(cls, value: str) -> Budget | None:
+        """The budget written by :meth:`to_value`, or None when ``value`` is not in that form."""
+        match = _VALUE.match(value.strip())
+        if not match:
+            return None
+        low, high, currency, problem = match.groups()
+        return cls(
+            Decimal(low) if low else None, Decimal(high) if high else None, currency, problem
+        )
 
 
 def chinese_number(text: str) -> int | None:
@@ -126,16 +160,17 @@ def parse_budget(text: str, expected: bool = False) -> Budget | None:
     A bare number ("3000") is a budget only when ``expected`` (the bot has just asked for one)
     or when the text says it is money or approximate ("3000块", "3000左右").
     """
-    text = fold_width(text or "").strip()
+    text = fold_width(text or "")  # same length as the input: spans stay valid
     currency = "USD" if _CURRENCY.search(text) else "CNY"
     found = _RANGE.search(text)
     if found:
         a, b = _value(found, "a_"), _value(found, "b_")
         if a is not None and b is not None:
             low, high = sorted((a, b))
-            return _checked(Budget(low, high, currency))
+            return _checked(Budget(low, high, currency, span=found.span()))
     minimum = maximum = None
     approx_value = None
+    start, end = len(text), 0
     for match in _NUMBER.finditer(text):
         value = _value(match)
         if value is None or (
@@ -143,6 +178,9 @@ def parse_budget(text: str, expected: bool = False) -> Budget | None:
         ):
             continue
         before, after = text[: match.start()], text[match.end() :]
+        lead = _MAX_BEFORE.search(before) or _MIN_BEFORE.search(before)
+        start = min(start, lead.start() if lead else match.start())
+        end = max(end, match.end() + _TAIL.match(after).end())
         if _MAX_BEFORE.search(before) or _MAX_AFTER.search(after):
             maximum = value if maximum is None else min(maximum, value)
         elif _MIN_BEFORE.search(before) or _MIN_AFTER.search(after):
@@ -156,11 +194,12 @@ def parse_budget(text: str, expected: bool = False) -> Budget | None:
             return None  # a bare number ("iPhone 15") is not a budget
         margin = (abs(approx_value) * APPROX).quantize(Decimal("1"))
         return _checked(
-            Budget(approx_value - margin, approx_value + margin, currency), stated=approx_value
+            Budget(approx_value - margin, approx_value + margin, currency, span=(start, end)),
+            stated=approx_value,
         )
     if minimum is not None and maximum is not None and minimum > maximum:
-        return Budget(minimum, maximum, currency, problem="contradictory")
-    return _checked(Budget(minimum, maximum, currency))
+        return Budget(minimum, maximum, currency, problem="contradictory", span=(start, end))
+    return _checked(Budget(minimum, maximum, currency, span=(start, end)))
 
 
 def _checked(budget: Budget, stated: Decimal | None = None) -> Budget:

@@ -1,4 +1,5 @@
-"""``kefu``: the merchant's command line (database, demo shop, catalog import/export, search)."""
+"""``kefu``: the merchant's command line (database, demo shop, catalog import/export, search,
+recommendation evaluation)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,53 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from kefu.evaluation import LogFileError, evaluate, format_report, read_log
+
+    try:
+        rows = read_log(args.log)
+    except LogFileError as error:
+        for line in error.errors:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    report = evaluate(rows, k=args.k)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number of at least 1")
+    return int(value)
+
+
+def _event_kinds(value: str) -> list[str]:
+    from kefu.models import EVENT_KINDS
+
+    kinds = [k.strip() for k in value.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in EVENT_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"'{value}': give comma-separated event kinds of {', '.join(EVENT_KINDS)}"
+        )
+    return kinds
+
+
+def cmd_recommend_export_log(args: argparse.Namespace) -> int:
+    from kefu.evaluation import export_log
+
+    factory = _session_factory()
+    with (
+        session_scope(factory) as session,
+        open(args.out, "w", encoding="utf-8", newline="") as out,
+    ):
+        count = export_log(session, out, args.kinds)
+    print(f"exported {count} events ({', '.join(args.kinds)}) to {args.out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kefu", description="kefu shop tools (database from KEFU_DB_URL, SQLite by default)"
@@ -188,6 +236,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     finder.add_argument("--limit", type=int, default=10)
     finder.set_defaults(func=cmd_search)
+
+    recommend = commands.add_parser(
+        "recommend", help="recommendations: offline evaluation and its interaction log"
+    ).add_subparsers(dest="action", required=True)
+    evaluator = recommend.add_parser(
+        "evaluate", help="leave-last-out HR@k / NDCG@k of CF and popularity on a CSV log"
+    )
+    evaluator.add_argument("log", type=Path, help="CSV with the columns user,item,timestamp")
+    evaluator.add_argument("--k", type=_positive_int, default=10, help="list length")
+    evaluator.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluator.set_defaults(func=cmd_recommend_evaluate)
+    log = recommend.add_parser(
+        "export-log", help="write the customer events as a user,item,timestamp CSV log"
+    )
+    log.add_argument("--out", required=True, help="file to write")
+    log.add_argument(
+        "--kinds",
+        type=_event_kinds,
+        default=["purchase", "add_to_cart", "view"],
+        help="comma-separated event kinds (default: purchase,add_to_cart,view)",
+    )
+    log.set_defaults(func=cmd_recommend_export_log)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,10 +39,35 @@ class CustomerService:
 
 
 @dataclass(frozen=True)
+class Storefront:
+    product_url: str  # template with {sku} and {id}; "" = no link
+    image_url: str
+    how_to_buy: dict[str, list[str]]  # language → steps
+
+    def link(self, template_field: str, own: str | None, sku: str, product_id: int) -> str | None:
+        """The product's own URL, else the configured template filled in, else None."""
+        if own:
+            return own
+        template = getattr(self, template_field)
+        return template.format(sku=sku, id=product_id) if template else None
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    page_size: int
+    rich_channels: tuple[str, ...]
+    similarity_refresh_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class ShopConfig:
     name: Bilingual
     default_language: str
     customer_service: CustomerService
+    storefront: Storefront
+    recommendations: Recommendations
+    attribute_labels: dict[str, Bilingual]
+    exchange_rates: dict[str, Decimal]  # CNY per unit of another currency ("under $300")
 
 
 def _bilingual(data: object, where: str, path: Path) -> Bilingual:
@@ -73,7 +99,34 @@ def load_shop_config(path: str | Path | None = None) -> ShopConfig:
     default_language = shop.get("default_language", "zh")
     if default_language not in SUPPORTED_LANGUAGES:
         raise ConfigError(f"{path}: shop.default_language must be one of {SUPPORTED_LANGUAGES}")
+    storefront = raw.get("storefront") or {}
+    steps = storefront.get("how_to_buy") or {}
+    if not all(isinstance(steps.get(k), list) and steps[k] for k in SUPPORTED_LANGUAGES):
+        raise ConfigError(f"{path}: 'storefront.how_to_buy' needs a list of steps in zh and en")
+    recommendations = raw.get("recommendations") or {}
+    page_size = recommendations.get("page_size", 3)
+    if not isinstance(page_size, int) or not 1 <= page_size <= 10:
+        raise ConfigError(f"{path}: 'recommendations.page_size' must be a number from 1 to 10")
+    labels = raw.get("attribute_labels") or {}
     return ShopConfig(
+        storefront=Storefront(
+            product_url=str(storefront.get("product_url") or ""),
+            image_url=str(storefront.get("image_url") or ""),
+            how_to_buy={k: [str(step) for step in steps[k]] for k in SUPPORTED_LANGUAGES},
+        ),
+        recommendations=Recommendations(
+            page_size=page_size,
+            rich_channels=tuple(recommendations.get("rich_channels") or ()),
+            similarity_refresh_minutes=int(recommendations.get("similarity_refresh_minutes", 60)),
+        ),
+        exchange_rates={
+            str(code).upper(): Decimal(str(rate))
+            for code, rate in (recommendations.get("exchange_rates") or {}).items()
+        },
+        attribute_labels={
+            str(key): _bilingual(value, f"attribute_labels.{key}", path)
+            for key, value in labels.items()
+        },
         name=_bilingual(_required(shop, "name", "shop", path), "shop.name", path),
         default_language=default_language,
         customer_service=CustomerService(

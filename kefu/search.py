@@ -40,7 +40,7 @@ class SearchQuery:
     """What to look for.  Every field is optional."""
 
     text: str = ""
-    category: str | None = None  # key or name; includes sub-categories
+    category: str | None = None  # key, name or synonym; includes sub-categories
     brands: list[str] = field(default_factory=list)  # keys or names
     min_price: Decimal | None = None
     max_price: Decimal | None = None
@@ -49,6 +49,10 @@ class SearchQuery:
     size: str | None = None
     storage: str | None = None
     in_stock_only: bool = False
+    exclude_brands: list[str] = field(default_factory=list)  # keys or names
+    exclude_ids: list[int] = field(default_factory=list)  # e.g. products already shown
+    product_ids: list[int] | None = None  # only among these products
+    relax_text: bool = True  # drop the non-category, non-brand words when nothing has them all
     sort: Sort = "relevance"
     limit: int = 10
     offset: int = 0
@@ -107,6 +111,13 @@ class Vocabulary:
         ).all()
         return cls(CategoryTree.load(session), list(session.scalars(select(Brand))), values)
 
+    def category_ids(self, name: str) -> set[int]:
+        """The category named ``name`` (key, name or path, else a synonym) and those below it."""
+        category = self.tree.find(name)
+        if category is not None:
+            return set(self.tree.descendants(category.id))
+        return set(self.categories.get(_norm(name), ()))
+
     def brand_ids(self, names: list[str]) -> set[int]:
         return {i for n in names for i in self.brands.get(fold_width(n).strip().lower(), ())}
 
@@ -163,15 +174,22 @@ def search(
     vocabulary = vocabulary or Vocabulary.load(session)
     conditions = [Product.is_active.is_(True)]
     if query.category:
-        category = vocabulary.tree.find(query.category)
-        if category is None:
+        category_ids = vocabulary.category_ids(query.category)
+        if not category_ids:
             return SearchResult([], 0, [])
-        conditions.append(Product.category_id.in_(vocabulary.tree.descendants(category.id)))
+        conditions.append(Product.category_id.in_(sorted(category_ids)))
     if query.brands:
         brand_ids = vocabulary.brand_ids(query.brands)
         if not brand_ids:
             return SearchResult([], 0, [])
         conditions.append(Product.brand_id.in_(sorted(brand_ids)))
+    excluded_brands = vocabulary.brand_ids(query.exclude_brands)
+    if excluded_brands:
+        conditions.append(Product.brand_id.not_in(sorted(excluded_brands)))
+    if query.exclude_ids:
+        conditions.append(Product.id.not_in(sorted(set(query.exclude_ids))))
+    if query.product_ids is not None:
+        conditions.append(Product.id.in_(sorted(set(query.product_ids))))
     if query.min_price is not None:
         conditions.append(Product.price >= query.min_price)
     if query.max_price is not None:
@@ -190,9 +208,11 @@ def search(
     text_conditions, terms, ignored = _text_filters(session, query.text, vocabulary)
     conditions += text_conditions
 
-    # With a category or brand to start from, terms are checked per product (primary-key
-    # probes); otherwise the rarest term's postings drive the query.
-    narrowed = bool(query.category or query.brands or text_conditions)
+    # With a category, brand or list of products to start from, terms are checked per product
+    # (primary-key probes); otherwise the rarest term's postings drive the query.
+    narrowed = bool(
+        query.category or query.brands or text_conditions or query.product_ids is not None
+    )
     matches = select(Product.id)
     for index, term in enumerate(dict.fromkeys(terms)):
         alias = aliased(SearchTerm, name=f"t{index}")
@@ -211,9 +231,15 @@ def search(
             .offset(query.offset)
         )
         ids = list(session.scalars(statement))
-    if total == 0 and terms and (text_conditions or len(terms) > 1) and query.offset == 0:
+    if (
+        total == 0
+        and query.relax_text
+        and terms
+        and (text_conditions or len(terms) > 1)
+        and query.offset == 0
+    ):
         # nothing has every word: keep the categories and brands named, drop the other words
-        relaxed = replace(query, text=" ".join(_category_and_brand_words(query.text, vocabulary)))
+        relaxed = replace(query, text=" ".join(category_and_brand_words(query.text, vocabulary)))
         if relaxed.text:
             result = search(session, relaxed, vocabulary)
             result.ignored_words = list(dict.fromkeys(ignored + terms + result.ignored_words))
@@ -232,7 +258,8 @@ SORT_ORDER = {
 }
 
 
-def _category_and_brand_words(text: str, vocabulary: Vocabulary) -> list[str]:
+def category_and_brand_words(text: str, vocabulary: Vocabulary) -> list[str]:
+    """The words of ``text`` (or shorter words inside them) that name categories or brands."""
     words = []
     for word in segment.coarse_words(text)[:MAX_QUERY_WORDS]:
         for candidate in [word, *segment.terms(word)]:

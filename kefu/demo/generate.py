@@ -3,11 +3,15 @@
 ``load_demo_shop`` fills an empty database: the catalog from ``catalog.yml`` (bilingual titles,
 real brands, variants with stock), customers with addresses, promotions, and orders over the
 last 12 months in every status with payments, shipments and tracking events, returns, refunds,
-invoices and browse events.  The same seed and reference time give the same shop.
+invoices and browse events.  Customers have stable tastes (favourite categories and brands, a
+price level) and orders combine items that go together, so that what a customer bought says
+something about what they buy next, as in a real shop.  The same seed and reference time give
+the same shop.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +50,38 @@ CATALOG = HERE / "catalog.yml"
 PEOPLE = HERE / "people.yml"
 DEFAULT_SEED = 20261130
 CENT = Decimal("0.01")
+
+# Customers' habits (see _Habits): a few favourite categories and brands, a usual price level,
+# and items that go together in one order (earbuds with a phone, makeup with skincare).
+FAVOURITE_CATEGORY_SHARE = 0.7  # orders that start in one of the customer's favourite categories
+FAVOURITE_BRAND_BOOST = 4.0
+SAME_BRAND_BOOST = 3.0  # a companion item of the first item's brand (AirPods with an iPhone)
+COMPANION_SHARE = 0.6  # further items of an order that go with the first one
+PRICE_SPREAD = 0.25  # how far from their price level (0 = cheapest, 1 = dearest) customers buy
+COMPANIONS: dict[str, tuple[str, ...]] = {  # category key → categories bought along with it
+    "phones": ("headphones", "smartwatches"),
+    "laptops": ("headphones", "tablets"),
+    "tablets": ("headphones",),
+    "smartwatches": ("headphones",),
+    "headphones": ("smartwatches",),
+    "tvs": ("air_conditioners", "fridges", "washers"),  # furnishing a new home
+    "fridges": ("washers", "tvs"),
+    "washers": ("fridges", "cleaning"),
+    "air_conditioners": ("tvs", "fridges"),
+    "kitchen": ("cleaning",),
+    "cleaning": ("kitchen",),
+    "skincare": ("makeup",),
+    "makeup": ("skincare",),
+    "menswear": ("shoes",),
+    "womenswear": ("shoes",),
+    "shoes": ("sports_gear",),
+    "sports_gear": ("shoes", "outdoor"),
+    "outdoor": ("sports_gear",),
+    "snacks": ("drinks",),
+    "drinks": ("snacks",),
+    "literature": ("nonfiction",),
+    "nonfiction": ("literature",),
+}
 
 
 class DemoShopError(RuntimeError):
@@ -324,25 +360,120 @@ def _order_status(age: timedelta, rng: random.Random) -> str:
     return "completed" if rng.random() < 0.95 else "delivered"
 
 
+class _Habits:
+    """What each demo customer tends to buy.
+
+    Every customer has one to three favourite categories, a liking for some of their brands and
+    a usual price level.  An order starts in a favourite category (or, less often, anywhere,
+    by popularity); its further items often go with the first (``COMPANIONS``), preferably of
+    the same brand.  Within a category, products are picked by popularity, favourite brand and
+    closeness to the customer's price level.
+    """
+
+    def __init__(
+        self, rng: random.Random, products: list, customers: list[dict], keys: dict
+    ) -> None:
+        self.rng = rng
+        self.products = products
+        self.popularity = [max(1, p.sales_count) ** 0.7 for p in products]
+        self.by_category: dict[int, list[int]] = {}
+        for index, product in enumerate(products):
+            self.by_category.setdefault(product.category_id, []).append(index)
+        self.price_level: dict[int, float] = {}  # product index → 0 (cheapest) … 1 (dearest)
+        for indexes in self.by_category.values():
+            ranked = sorted(indexes, key=lambda i: (products[i].price, products[i].id))
+            for rank, index in enumerate(ranked):
+                self.price_level[index] = rank / max(1, len(ranked) - 1)
+        ids = {key: category.id for key, category in keys.items()}
+        self.companions = {
+            ids[key]: [ids[c] for c in companions if c in ids and ids[c] in self.by_category]
+            for key, companions in COMPANIONS.items()
+            if key in ids
+        }
+        categories = sorted(self.by_category)
+        category_weights = [
+            sum(self.popularity[i] for i in self.by_category[c]) for c in categories
+        ]
+        self.tastes: dict[int, tuple[list[int], set[int], float]] = {}
+        for customer in customers:
+            favourites = rng.choices(categories, category_weights, k=rng.choice((1, 2, 2, 3)))
+            brands: set[int] = set()
+            for category in dict.fromkeys(favourites):
+                brand_weights: dict[int, float] = {}
+                for index in self.by_category[category]:
+                    brand = products[index].brand_id
+                    brand_weights[brand] = brand_weights.get(brand, 0) + self.popularity[index]
+                ranked = sorted(brand_weights)
+                weights = [brand_weights[brand] for brand in ranked]
+                brands.update(rng.choices(ranked, weights, k=rng.choice((1, 2))))
+            level = rng.betavariate(2, 2)
+            self.tastes[customer["id"]] = (list(dict.fromkeys(favourites)), brands, level)
+        self._weights: dict[tuple[int, int], list[float]] = {}
+
+    def _liking(self, customer_id: int, category: int) -> list[float]:
+        key = (customer_id, category)
+        if key not in self._weights:
+            _, brands, level = self.tastes[customer_id]
+            self._weights[key] = [
+                self.popularity[i]
+                * (FAVOURITE_BRAND_BOOST if self.products[i].brand_id in brands else 1.0)
+                * math.exp(-(((self.price_level[i] - level) / PRICE_SPREAD) ** 2))
+                for i in self.by_category[category]
+            ]
+        return self._weights[key]
+
+    def pick(self, customer_id: int, category: int, brand: int | None = None) -> int:
+        """A product index of ``category`` as this customer would choose it (``brand`` boosted)."""
+        indexes = self.by_category[category]
+        weights = self._liking(customer_id, category)
+        if brand is not None:
+            weights = [
+                w * (SAME_BRAND_BOOST if self.products[i].brand_id == brand else 1.0)
+                for i, w in zip(indexes, weights, strict=True)
+            ]
+        return self.rng.choices(indexes, weights)[0]
+
+    def first_item(self, customer_id: int) -> int:
+        """The first item of an order."""
+        favourites = self.tastes[customer_id][0]
+        if self.rng.random() < FAVOURITE_CATEGORY_SHARE:
+            category = self.rng.choice(favourites)
+        else:
+            category = self.rng.choices(self.products, self.popularity)[0].category_id
+        return self.pick(customer_id, category)
+
+    def next_item(self, customer_id: int, first: int) -> int:
+        """A further item of an order that started with ``first``."""
+        companions = self.companions.get(self.products[first].category_id)
+        if companions and self.rng.random() < COMPANION_SHARE:
+            brand = self.products[first].brand_id
+            return self.pick(customer_id, self.rng.choice(companions), brand)
+        return self.first_item(customer_id)
+
+
 def _orders(
     b: _Builder, customers: list[dict], promotions: list[dict], count: int
 ) -> tuple[int, int]:
     rng, now = b.rng, b.now
     products = b.session.execute(
         select(
-            Product.id, Product.title_zh, Product.title_en, Product.category_id, Product.sales_count
-        )
+            Product.id,
+            Product.title_zh,
+            Product.title_en,
+            Product.category_id,
+            Product.brand_id,
+            Product.price,
+            Product.sales_count,
+        ).order_by(Product.id)
     ).all()
     variants: dict[int, list[tuple[int, Decimal]]] = {}
     for variant_id, product_id, price in b.session.execute(
         select(ProductVariant.id, ProductVariant.product_id, ProductVariant.price)
     ):
         variants.setdefault(product_id, []).append((variant_id, price))
-    popularity = [max(1, p.sales_count) ** 0.7 for p in products]
+    keys = {c.key: c for c in CategoryTree.load(b.session).by_id.values()}
+    habits = _Habits(rng, products, customers, keys)
     customer_weights = [c["weight"] for c in customers]
-    by_category: dict[int, list[int]] = {}
-    for index, product in enumerate(products):
-        by_category.setdefault(product.category_id, []).append(index)
     numbers: set[str] = set()
     events = 0
     for _ in range(count):
@@ -354,7 +485,10 @@ def _orders(
             age = timedelta(days=rng.uniform(0, 365) ** 1.1 / 365**0.1)
         created = now - age
         status = _order_status(age, rng)
-        chosen = rng.choices(range(len(products)), popularity, k=rng.choice((1, 1, 1, 2, 2, 3)))
+        first = habits.first_item(customer["id"])
+        chosen = [first]
+        for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
+            chosen.append(habits.next_item(customer["id"], first))
         items, items_total, categories = [], Decimal("0"), set()
         for index in dict.fromkeys(chosen):
             product = products[index]
@@ -425,7 +559,7 @@ def _orders(
         # browsing that did not lead to a purchase: same categories, other products
         for _ in range(rng.randint(0, 5)):
             category = rng.choice(sorted(categories))
-            other = products[rng.choice(by_category[category])]
+            other = products[habits.pick(customer["id"], category)]
             b.add(
                 CustomerEvent,
                 customer_id=customer["id"],

@@ -70,3 +70,32 @@ def test_a_bare_number_is_a_budget_only_when_one_was_asked_for():
     assert parse_budget("3000") is None
     assert parse_budget("3000", expected=True) == Budget(D(2400), D(3600))
     assert parse_budget("负100", expected=True).problem == "not_positive"
+
+
+@pytest.mark.parametrize(
+    ("text", "span_text"),
+    [
+        ("有没有两千左右的手机", "两千左右"),
+        ("不超过1500块的耳机", "不超过1500块"),
+        ("三千到五千吧", "三千到五千"),
+        ("any laptop under $300?", "under $300"),
+    ],
+)
+def test_span_covers_the_budget_phrase(text, span_text):
+    budget = parse_budget(text)
+    start, end = budget.span
+    assert text[start:end] == span_text
+
+
+@pytest.mark.parametrize(
+    "text", ["2000以内", "三千到五千", "5000以上", "5000以上1000以下", "under $300"]
+)
+def test_value_round_trips(text):
+    budget = parse_budget(text)
+    assert Budget.from_value(budget.to_value()) == budget
+
+
+def test_value_form_is_compact_and_rejects_other_text():
+    assert parse_budget("2000以内").to_value() == "-2000 CNY"
+    assert parse_budget("5000以上1000以下").to_value() == "5000-1000 CNY contradictory"
+    assert Budget.from_value("两千以内") is None

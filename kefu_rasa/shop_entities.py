@@ -1,0 +1,158 @@
+"""NLU component: entities that the shop's own data and rules know better than DIET.
+
+* Catalog entities (``product_category``, ``brand``, ``product``, ``color``, ``size``,
+  ``storage``) from :class:`kefu.matcher.CatalogMatcher`, built from the shop database.  The
+  matcher is rebuilt when the catalog changes (checked at most every ``refresh_seconds``), so a
+  new brand or product is understood without touching Rasa training data.  DIET's entities of
+  these types stay where they do not overlap a catalog match: that is how a brand the shop does
+  not sell ("诺基亚") still reaches the actions, which then say so.
+* ``price``: the budget read by :func:`kefu.budget.parse_budget`, as a dict value
+  ``{"min", "max", "currency", "problem"}`` replacing DIET's raw span.
+* ``position``: references to the last list shown ("第二个" → "2", "the first two" → "1,2").
+* ``refinement``: cheaper / pricier / other_brand / newest / popular / best_rated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from kefu.budget import parse_budget
+from kefu.matcher import ENTITIES as CATALOG_ENTITIES
+from kefu.matcher import CatalogMatcher, catalog_fingerprint
+from kefu.references import find_positions, find_refinement
+
+logger = logging.getLogger(__name__)
+
+EXTRACTOR = "ShopEntityExtractor"
+
+
+class CatalogSource:
+    """The catalog matcher for the current shop database, rebuilt when the catalog changes."""
+
+    def __init__(self, refresh_seconds: float, database_url: str | None = None) -> None:
+        self.refresh_seconds = refresh_seconds
+        self.database_url = database_url
+        self._matcher: CatalogMatcher | None = None
+        self._fingerprint: str | None = None
+        self._checked_at = float("-inf")
+        self._sessions = None
+
+    def _session_factory(self):
+        if self._sessions is None:
+            from kefu.db import database_url, make_engine, make_session_factory
+
+            self._sessions = make_session_factory(make_engine(self.database_url or database_url()))
+        return self._sessions
+
+    def matcher(self) -> CatalogMatcher | None:
+        """The matcher, or None when the shop database cannot be read (logged once)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.refresh_seconds:
+            return self._matcher
+        self._checked_at = now
+        try:
+            with self._session_factory()() as session:
+                fingerprint = catalog_fingerprint(session)
+                if fingerprint != self._fingerprint:
+                    self._matcher = CatalogMatcher.from_session(session)
+                    self._fingerprint = fingerprint
+                    logger.info("Catalog matcher (re)built for catalog %s", fingerprint)
+        except Exception as error:  # a missing database must not take the bot down
+            if self._matcher is None:
+                logger.warning("Catalog entities unavailable: %s", type(error).__name__)
+        return self._matcher
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class ShopEntityExtractor(GraphComponent):
+    """Adds catalog, budget, position and refinement entities; see the module docstring."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"refresh_seconds": 30, "database_url": None}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.source = CatalogSource(config["refresh_seconds"], config.get("database_url"))
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ShopEntityExtractor:
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Add the shop's entities to each message."""
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str) and text.strip():
+                message.set(
+                    ENTITIES, self.entities(text, message.get(ENTITIES, [])), add_to_output=True
+                )
+        return messages
+
+    def entities(self, text: str, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``existing`` (DIET's) merged with the rule- and catalog-based entities for ``text``."""
+        found: list[dict[str, Any]] = []
+        matcher = self.source.matcher()
+        if matcher is not None:
+            for match in matcher.match(text):
+                found.append(_entity(match.entity, match.value, match.start, match.end, match.text))
+        budget = parse_budget(text)
+        if budget is not None:
+            start, end = budget.span or (0, len(text))
+            found.append(_entity("price", budget.to_value(), start, end, text[start:end]))
+        references = find_positions(text)
+        if references:
+            # one entity over all references: "第一个和第三个" → "1,3"
+            positions = dict.fromkeys(p for _, _, ps in references for p in ps)
+            value = ",".join(str(p) for p in positions)
+            found.append(_entity("position", value, references[0][0], references[-1][1], text))
+        refinement = find_refinement(text)
+        if refinement:
+            kind, start, end = refinement
+            found.append(_entity("refinement", kind, start, end, text))
+
+        replaced = {"price"} if budget is not None else set()
+        kept = []
+        for entity in existing:
+            kind = entity.get("entity")
+            if kind in replaced:
+                continue
+            if kind in CATALOG_ENTITIES and any(
+                f["entity"] in CATALOG_ENTITIES and _overlap(f, entity) for f in found
+            ):
+                continue
+            kept.append(entity)
+        return kept + found
+
+
+def _entity(kind: str, value: Any, start: int, end: int, text: str) -> dict[str, Any]:
+    return {
+        "entity": kind,
+        "value": value,
+        "start": start,
+        "end": end,
+        "confidence_entity": 1.0,
+        "extractor": EXTRACTOR,
+    }
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["start"] < b.get("end", 0) and b.get("start", 0) < a["end"]

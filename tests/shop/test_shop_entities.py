@@ -1,0 +1,64 @@
+"""The Rasa NLU component that adds catalog, budget, position and refinement entities."""
+
+from decimal import Decimal
+
+from kefu.db import session_scope
+from kefu.models import Brand, Category, Product
+from kefu_rasa.shop_entities import ShopEntityExtractor
+
+
+def extractor(url):
+    return ShopEntityExtractor({"refresh_seconds": 0, "database_url": url})
+
+
+def by_type(entities):
+    return {e["entity"]: e["value"] for e in entities}
+
+
+def test_catalog_budget_and_refinement_entities(mini_shop, database_url):
+    entities = extractor(database_url).entities("有什么新款华为手机推荐 5000以内", [])
+    found = by_type(entities)
+    assert found["brand"] == "huawei" and found["product_category"] == "phones"
+    assert found["price"] == "-5000 CNY"
+    assert found["refinement"] == "newest"
+    price = next(e for e in entities if e["entity"] == "price")
+    assert "有什么新款华为手机推荐 5000以内"[price["start"] : price["end"]] == "5000以内"
+
+
+def test_diet_entities_are_kept_unless_the_catalog_covers_them(mini_shop, database_url):
+    text = "诺基亚和华为哪个好"
+    diet = [
+        {"entity": "brand", "value": "诺基亚", "start": 0, "end": 3, "extractor": "DIETClassifier"},
+        {"entity": "brand", "value": "华为", "start": 4, "end": 6, "extractor": "DIETClassifier"},
+    ]
+    entities = extractor(database_url).entities(text, diet)
+    brands = sorted(e["value"] for e in entities if e["entity"] == "brand")
+    assert brands == ["huawei", "诺基亚"]
+
+
+def test_positions_of_the_last_list(mini_shop, database_url):
+    found = by_type(extractor(database_url).entities("比较一下前两个", []))
+    assert found["position"] == "1,2"
+
+
+def test_catalog_changes_reach_the_matcher_without_retraining(mini_shop, database_url):
+    component = extractor(database_url)
+    assert "brand" not in by_type(component.entities("有没有荣耀的手机", []))
+    with session_scope(mini_shop) as session:
+        phones = session.query(Category).filter_by(key="phones").one()
+        brand = Brand(key="honor", name_zh="荣耀", name_en="Honor", synonyms={})
+        session.add(brand)
+        session.flush()
+        session.add(
+            Product(
+                sku="PH-HN-400",
+                title_zh="荣耀 400 手机",
+                title_en="Honor 400",
+                brand_id=brand.id,
+                category_id=phones.id,
+                price=Decimal("2699"),
+                stock_total=5,
+            )
+        )
+    found = by_type(component.entities("有没有荣耀的手机", []))
+    assert found["brand"] == "honor"
