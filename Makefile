@@ -60,9 +60,10 @@ test-model: train  ## tests that talk to the trained model and the running serve
 
 test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
 
-bench: train  ## latency, throughput, memory, training time; catalog import and search at 100k
+bench: train  ## latency, throughput, memory, training time; catalog import and search at 100k; recommender
 	$(PY) -m benchmarks.bench
 	$(PY) -m benchmarks.search_bench
+	$(PY) -m benchmarks.recommend
 
 lock: setup  ## re-resolve requirements.in into requirements.lock
 	scripts/lock.sh

@@ -42,11 +42,14 @@ class ValidateProductSearchForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        """Skip the budget question when the category plus any other wish is known."""
+        """Skip the budget question when the category plus any other wish is known, unless the
+        budget given is impossible ("0元")."""
         specific = any(tracker.get_slot(s) for s in SPECIFIC_SLOTS) or tracker.get_slot(
             "sort_preference"
         ) not in (None, "balanced")
-        if tracker.get_slot("product_category") and specific:
+        budget = budget_from_value(tracker.get_slot("budget"), shop_config().exchange_rates)
+        impossible = budget is not None and budget.problem is not None  # say so, ask again
+        if tracker.get_slot("product_category") and specific and not impossible:
             return [s for s in domain_slots if s != "budget"]
         return domain_slots
 

@@ -3,9 +3,9 @@
 * Catalog entities (``product_category``, ``brand``, ``product``, ``color``, ``size``,
   ``storage``) from :class:`kefu.matcher.CatalogMatcher`, built from the shop database.  The
   matcher is rebuilt when the catalog changes (checked at most every ``refresh_seconds``), so a
-  new brand or product is understood without touching Rasa training data.  DIET's entities of
-  these types stay where they do not overlap a catalog match: that is how a brand the shop does
-  not sell ("诺基亚") still reaches the actions, which then say so.
+  new brand or product is understood without touching Rasa training data.  DIET's entities stay
+  where they do not overlap an entity found here: that is how a brand the shop does not sell
+  ("诺基亚") still reaches the actions, which then say so.
 * ``price``: the budget read by :func:`kefu.budget.parse_budget`, as a dict value
   ``{"min", "max", "currency", "problem"}`` replacing DIET's raw span.
 * ``position``: references to the last list shown ("第二个" → "2", "the first two" → "1,2").
@@ -27,7 +27,6 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from kefu.budget import parse_budget
-from kefu.matcher import ENTITIES as CATALOG_ENTITIES
 from kefu.matcher import CatalogMatcher, catalog_fingerprint
 from kefu.references import find_positions, find_refinement
 
@@ -129,17 +128,15 @@ class ShopEntityExtractor(GraphComponent):
             kind, start, end = refinement
             found.append(_entity("refinement", kind, start, end, text))
 
+        # the shop's data and rules win: DIET's entities that overlap theirs go ("0元" is a
+        # budget, not storage "0"), and its budget spans are replaced by the parsed one
         replaced = {"price"} if budget is not None else set()
-        kept = []
-        for entity in existing:
-            kind = entity.get("entity")
-            if kind in replaced:
-                continue
-            if kind in CATALOG_ENTITIES and any(
-                f["entity"] in CATALOG_ENTITIES and _overlap(f, entity) for f in found
-            ):
-                continue
-            kept.append(entity)
+        kept = [
+            entity
+            for entity in existing
+            if entity.get("entity") not in replaced
+            and not any(_overlap(f, entity) for f in found if f["entity"] != "position")
+        ]
         return kept + found
 
 

@@ -234,3 +234,12 @@ async def test_identified_customer_gets_personal_picks(shop, monkeypatch):
     cards = messages[-1]["custom"]["cards"]
     assert cards[0]["sku"] == "SH-NK-AF1"
     assert any("华为 Mate 80 Pro" in reason for reason in cards[0]["reasons"])
+
+
+async def test_an_impossible_budget_is_asked_again_even_for_specific_requests(shop):
+    form = ValidateProductSearchForm()
+    slots = {"product_category": "phones", "color": "黑色", "budget": "0-0 CNY not_positive"}
+    required = await form.required_slots(
+        ["product_category", "budget"], CollectingDispatcher(), tracker(slots), {}
+    )
+    assert required == ["product_category", "budget"]

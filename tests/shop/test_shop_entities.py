@@ -62,3 +62,12 @@ def test_catalog_changes_reach_the_matcher_without_retraining(mini_shop, databas
         )
     found = by_type(component.entities("有没有荣耀的手机", []))
     assert found["brand"] == "honor"
+
+
+def test_diet_entities_overlapping_a_budget_are_dropped(mini_shop, database_url):
+    diet = [
+        {"entity": "storage", "value": "0", "start": 0, "end": 1, "extractor": "DIETClassifier"}
+    ]
+    found = extractor(database_url).entities("0元的手机有推荐吗", diet)
+    assert [e["entity"] for e in found] == ["product_category", "price"]
+    assert by_type(found)["price"] == "0-0 CNY not_positive"
