@@ -205,11 +205,17 @@ class ActionRecommendProducts(Action):
             )
         if result.relaxed:
             dispatcher.utter_message(response="utter_relaxed_search")
+        # "within your budget" only for a budget the customer gave, not for "更便宜的"
+        stated_budget = tracker.get_slot("budget") not in (None, ANY) and intent != "refine_results"
         card_items = [
             cards.CardItem(
                 details[item.product_id],
                 position,
-                tuple(reason_text(r, language) for r in item.reasons),
+                tuple(
+                    reason_text(r, language)
+                    for r in item.reasons
+                    if stated_budget or r.code != "fits_budget"
+                ),
             )
             for position, item in enumerate(items, start=1)
             if item.product_id in details

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 
 from kefu.config import Bilingual, Storefront
-from kefu.products import Comparison, ProductDetails, StockAnswer
+from kefu.products import Comparison, ProductDetails, StockAnswer, money
 from kefu.promotions import Offer
 
 CARD_SPECS = 3  # specs shown on a card
@@ -38,13 +37,6 @@ LABELS = {
     "left": Bilingual("件", "left"),
 }
 SEPARATOR = {"zh": "，", "en": ", "}
-
-
-def money(amount: Decimal) -> str:
-    """¥3,999 for whole amounts, ¥12.90 otherwise."""
-    if amount == amount.to_integral_value():
-        return f"¥{amount:,.0f}"
-    return f"¥{amount:,.2f}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ def card(item: CardItem, language: str, storefront: Storefront) -> dict:
         "brand": product.brand,
         "price": money(product.price),
         "list_price": money(product.list_price) if product.saving else None,
-        "rating": str(product.rating) if product.rating is not None else None,
+        "rating": f"{product.rating:.1f}" if product.rating is not None else None,
         "specs": [spec.value for spec in product.specs[:CARD_SPECS]],
         "reasons": list(item.reasons),
         "in_stock": product.stock_total > 0,
@@ -114,7 +106,7 @@ def cards_text(items: list[CardItem], language: str, storefront: Storefront) -> 
         product = item.product
         facts = [spec.value for spec in product.specs[:CARD_SPECS]]
         if product.rating is not None:
-            facts.append(f"{LABELS['rating'].get(language)} {product.rating}")
+            facts.append(f"{LABELS['rating'].get(language)} {product.rating:.1f}")
         if product.stock_total <= 0:
             facts.append(LABELS["sold_out"].get(language))
         lines = [f"{item.position}. {product.title} — {_price_line(product, language)}"]
@@ -144,7 +136,7 @@ def details_text(product: ProductDetails, language: str) -> str:
             lines.append(f"• {LABELS[key].get(language)}{sep}{' / '.join(values)}")
     extra = []
     if product.rating is not None:
-        extra.append(f"{LABELS['rating'].get(language)} {product.rating}")
+        extra.append(f"{LABELS['rating'].get(language)} {product.rating:.1f}")
     if product.release_date:
         extra.append(f"{LABELS['released'].get(language)} {product.release_date}")
     stock_label = "in_stock" if product.stock_total > 0 else "sold_out"

@@ -19,6 +19,15 @@ from kefu.models import Product, ProductAttribute, ProductVariant
 from kefu.text import fold_width
 
 MAX_COMPARED = 4
+
+
+def money(amount: Decimal) -> str:
+    """¥3,999 for whole amounts, ¥12.90 otherwise."""
+    if amount == amount.to_integral_value():
+        return f"¥{amount:,.0f}"
+    return f"¥{amount:,.2f}"
+
+
 PRICE_LABEL = Bilingual("价格", "Price")
 RATING_LABEL = Bilingual("评分", "Rating")
 
@@ -186,10 +195,10 @@ def compare(
     """
     products = load_details(session, product_ids[:MAX_COMPARED], language, attribute_labels)
     rows: list[tuple[str, list[str]]] = [
-        (price_label.get(language), [f"¥{p.price:,.2f}" for p in products]),
+        (price_label.get(language), [money(p.price) for p in products]),
         (
             rating_label.get(language),
-            [f"{p.rating}" if p.rating is not None else "–" for p in products],
+            [f"{p.rating:.1f}" if p.rating is not None else "–" for p in products],
         ),
     ]
     keys: dict[str, str] = {}
