@@ -1,5 +1,5 @@
 """``kefu``: the merchant's command line (database, demo shop, catalog import/export, search,
-recommendation evaluation)."""
+recommendation evaluation, customer tokens)."""
 
 from __future__ import annotations
 
@@ -188,6 +188,25 @@ def cmd_recommend_export_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_identity_token(args: argparse.Namespace) -> int:
+    from kefu.identity import IdentitySecretError, identity_secret, issue_token
+    from kefu.models import Customer
+
+    try:
+        secret = identity_secret()
+    except IdentitySecretError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    factory = _session_factory()
+    with session_scope(factory) as session:
+        if session.get(Customer, args.customer_id) is None:
+            print(f"error: there is no customer with id {args.customer_id}", file=sys.stderr)
+            return 1
+    print(issue_token(args.customer_id, secret, ttl_seconds=args.ttl))
+    print(f"token for customer {args.customer_id}, valid for {args.ttl} seconds", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kefu", description="kefu shop tools (database from KEFU_DB_URL, SQLite by default)"
@@ -258,6 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated event kinds (default: purchase,add_to_cart,view)",
     )
     log.set_defaults(func=cmd_recommend_export_log)
+
+    identity = commands.add_parser(
+        "identity", help="customer identity (secret from KEFU_IDENTITY_SECRET)"
+    ).add_subparsers(dest="action", required=True)
+    token = identity.add_parser(
+        "token", help="print a signed login token for a customer (for front-end developers)"
+    )
+    token.add_argument("customer_id", type=_positive_int)
+    token.add_argument("--ttl", type=_positive_int, default=3600, help="seconds (default 3600)")
+    token.set_defaults(func=cmd_identity_token)
     return parser
 
 
