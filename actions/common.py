@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from rasa_sdk import Tracker
 
 from kefu.config import shop_config
 
 LANGUAGE_SLOT = "language"
+
+logger = logging.getLogger(__name__)
 
 
 def reply_language(tracker: Tracker) -> str:
@@ -53,3 +57,28 @@ def first_latest_entity(tracker: Tracker, entity: str):
 def latest_intent(tracker: Tracker) -> str | None:
     """The intent NLU gave the customer's latest message (or a button's payload)."""
     return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+TOKEN_METADATA_KEY = "customer_token"  # the shop's front end sends its signed token here
+
+
+def identified_customer(tracker: Tracker) -> int | None:
+    """The customer id from the signed token in the message's metadata, else the one already
+    known in the conversation.
+
+    A forged or expired token identifies nobody (logged without the token); without a configured
+    secret (``KEFU_IDENTITY_SECRET``) tokens are not accepted at all.
+    """
+    from kefu.identity import IdentityError, IdentitySecretError, identity_secret, verify_token
+
+    token = (tracker.latest_message.get("metadata") or {}).get(TOKEN_METADATA_KEY)
+    if not isinstance(token, str) or not token:
+        known = tracker.get_slot("customer_id")
+        return int(known) if known else None
+    try:
+        return verify_token(token, identity_secret())
+    except IdentitySecretError:
+        logger.warning("A customer token arrived but KEFU_IDENTITY_SECRET is not set")
+    except IdentityError as error:
+        logger.info("Customer token rejected: %s", type(error).__name__)
+    return None

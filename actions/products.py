@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     first_latest_entity,
+    identified_customer,
     latest_entities,
     latest_intent,
     reply_language,
@@ -167,7 +168,7 @@ class ActionRecommendProducts(Action):
                 dispatcher.utter_message(response="utter_brand_not_sold", brand=state.brand)
                 state.brand = None
             # an identified customer (identity: see the customer_id slot) gets personal picks
-            customer = tracker.get_slot("customer_id")
+            customer = identified_customer(tracker)
             model = similarity(session) if customer else None
             recommender = Recommender(session, vocabulary, similarity=model)
             request = state.request(config.recommendations.page_size, customer)
@@ -230,6 +231,7 @@ class ActionRecommendProducts(Action):
             SlotSet("brand", None if unknown_brand else state.brand),
             SlotSet("budget", tracker.get_slot("budget") if intent != "refine_results" else None),
             SlotSet("focus_product", None),
+            SlotSet("customer_id", customer),
         ]
 
     @staticmethod

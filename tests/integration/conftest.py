@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 
 import pytest
@@ -19,17 +21,20 @@ class Bot:
         self.url = url
         self.token = token
 
-    def say(self, text: str, sender: str | None = None) -> list[dict]:
-        response = requests.post(
-            f"{self.url}/webhooks/rest/webhook",
-            json={"sender": sender or uuid.uuid4().hex, "message": text},
-            timeout=60,
-        )
+    def say(self, text: str, sender: str | None = None, metadata: dict | None = None) -> list[dict]:
+        body = {"sender": sender or uuid.uuid4().hex, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        response = requests.post(f"{self.url}/webhooks/rest/webhook", json=body, timeout=60)
         response.raise_for_status()
         return response.json()
 
     def texts(self, text: str, sender: str | None = None) -> list[str]:
         return [m.get("text", "") for m in self.say(text, sender)]
+
+
+# the servers started below accept customer tokens signed with this secret
+IDENTITY_SECRET = os.environ.setdefault("KEFU_IDENTITY_SECRET", secrets.token_hex(32))
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,12 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kefu.db import make_engine, make_session_factory
-from kefu.models import Brand, Category, Product
+from kefu.identity import issue_token
+from kefu.models import Brand, Category, CustomerEvent, Product
+from tests.integration.conftest import IDENTITY_SECRET
 
 pytestmark = pytest.mark.model
 
@@ -176,3 +178,23 @@ def test_category_the_shop_does_not_sell(bot):
 def test_promotions_come_from_the_database(bot):
     reply = texts_of(bot.say("最近有什么优惠活动吗"))
     assert "券码" in reply or "自动生效" in reply or "暂时没有" in reply
+
+
+def test_identified_customer_gets_picks_from_their_history(bot, shop):
+    buyer = shop.execute(
+        select(CustomerEvent.customer_id)
+        .where(CustomerEvent.kind == "purchase")
+        .group_by(CustomerEvent.customer_id)
+        .order_by(func.count().desc())
+    ).first()[0]
+
+    def recommendations(token: str) -> list[dict]:
+        sender, metadata = uuid.uuid4().hex, {"customer_token": token}
+        bot.say("推荐点东西给我吧", sender, metadata)  # asks for the category
+        bot.say("/no_preference", sender, metadata)  # asks for the budget
+        return cards_of(bot.say("/no_preference", sender, metadata))
+
+    personal = recommendations(issue_token(buyer, IDENTITY_SECRET))
+    assert any("的顾客也" in r for c in personal for r in c["reasons"]), personal
+    forged = recommendations(issue_token(buyer, "another secret that is long enough!!"))
+    assert forged and not any("的顾客也" in r for c in forged for r in c["reasons"])

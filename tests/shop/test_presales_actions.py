@@ -3,6 +3,7 @@ they return and the messages they send."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import update
 
 import actions.common
 import actions.products
+from actions.common import identified_customer
 from actions.product_search_form import ValidateProductSearchForm
 from actions.products import (
     STATE_SLOTS,
@@ -23,6 +25,7 @@ from actions.products import (
 )
 from kefu.catalog import refresh_stock_totals
 from kefu.db import session_scope
+from kefu.identity import issue_token
 from kefu.models import Customer, CustomerEvent, ProductVariant
 from kefu.products import find_product_ids
 
@@ -34,8 +37,15 @@ def shop(mini_shop, monkeypatch):
     return mini_shop
 
 
-def tracker(slots=None, intent="recommend_product", entities=(), text="", channel="rest"):
-    latest = {"text": text, "intent": {"name": intent}, "entities": list(entities)}
+def tracker(
+    slots=None, intent="recommend_product", entities=(), text="", channel="rest", metadata=None
+):
+    latest = {
+        "text": text,
+        "intent": {"name": intent},
+        "entities": list(entities),
+        "metadata": metadata or {},
+    }
     return Tracker(
         sender_id="test",
         slots={"language": "zh", **(slots or {})},
@@ -133,6 +143,7 @@ async def test_newest_phones_as_cards_with_exact_events(shop):
         SlotSet("brand", None),
         SlotSet("budget", None),
         SlotSet("focus_product", None),
+        SlotSet("customer_id", None),
     ]
 
 
@@ -243,3 +254,27 @@ async def test_an_impossible_budget_is_asked_again_even_for_specific_requests(sh
         ["product_category", "budget"], CollectingDispatcher(), tracker(slots), {}
     )
     assert required == ["product_category", "budget"]
+
+
+SECRET = "s" * 40
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        (lambda: issue_token(7, SECRET), 7),
+        (lambda: issue_token(7, "x" * 40), None),  # forged: another secret
+        (lambda: issue_token(7, SECRET, ttl_seconds=60, now=int(time.time()) - 3600), None),
+        (lambda: "not-a-token", None),
+    ],
+)
+def test_customer_from_the_signed_token_in_metadata(monkeypatch, token, expected):
+    monkeypatch.setenv("KEFU_IDENTITY_SECRET", SECRET)
+    latest = tracker(metadata={"customer_token": token()})
+    assert identified_customer(latest) == expected
+
+
+def test_without_a_token_the_known_customer_stays(monkeypatch):
+    monkeypatch.setenv("KEFU_IDENTITY_SECRET", SECRET)
+    assert identified_customer(tracker({"customer_id": 9})) == 9
+    assert identified_customer(tracker()) is None
