@@ -58,6 +58,17 @@ INVOICE_KINDS = ("electronic", "paper")
 INVOICE_STATUSES = ("requested", "issued", "voided")
 PROMOTION_KINDS = ("percent_off", "amount_off", "spend_and_save")
 EVENT_KINDS = ("view", "add_to_cart", "purchase")
+# what a customer asked the bot to change (kefu.orders) and how it ended
+REQUEST_KINDS = (
+    "cancel",
+    "change_address",
+    "return",
+    "refund",
+    "invoice",
+    "newsletter",
+    "erasure",
+)
+REQUEST_STATUSES = ("done", "refused")
 LANGUAGES = ("zh", "en")
 
 
@@ -377,6 +388,31 @@ class CustomerEvent(Base):
     at = Column(DateTime, nullable=False)
 
 
+class OrderRequest(Base):
+    """A change a customer asked for, recorded once per caller-supplied ``request_key``.
+
+    The key makes the change idempotent (the same key returns the first outcome) and the rows
+    are what analytics reads: ``kind``, ``status`` (done / refused) and ``detail`` (the outcome
+    code and its parameters; never personal data in clear text).  Account-level kinds
+    (newsletter, erasure) have no order.
+    """
+
+    __tablename__ = "order_requests"
+    __table_args__ = (
+        _in("kind", REQUEST_KINDS),
+        _in("status", REQUEST_STATUSES),
+        Index("ix_order_requests_kind_created", "kind", "created_at"),
+    )
+    id = Column(Integer, primary_key=True)
+    request_key = Column(String(200), nullable=False, unique=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), index=True)
+    customer_id = Column(Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    kind = Column(String(20), nullable=False)
+    status = Column(String(10), nullable=False)
+    detail = Column(JSON, nullable=False, default=dict)
+    created_at = Column(DateTime, nullable=False)
+
+
 __all__ = [
     "Address",
     "Base",
@@ -387,6 +423,7 @@ __all__ = [
     "Invoice",
     "Order",
     "OrderItem",
+    "OrderRequest",
     "Payment",
     "Product",
     "ProductAttribute",
