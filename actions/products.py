@@ -196,15 +196,17 @@ class ActionRecommendProducts(Action):
                 SlotSet("shown_products", []),
                 SlotSet("brand", None if unknown_brand else state.brand),
             ]
-        if fallback is not None:
-            dispatcher.utter_message(response=f"utter_nearest_{fallback.reason}", category=category)
+        sold_out = "in_stock_only" in result.relaxed  # only sold-out products match
+        if fallback is not None or sold_out:
+            reason = fallback.reason if fallback is not None else "stock"
+            dispatcher.utter_message(response=f"utter_nearest_{reason}", category=category)
         elif intent == "show_more" and state.seen:
             dispatcher.utter_message(response="utter_more_products", category=category)
         else:
             dispatcher.utter_message(
                 response="utter_recommendations", category=category, total=result.total
             )
-        if result.relaxed:
+        if set(result.relaxed) - {"in_stock_only"}:  # a colour / size / storage / word dropped
             dispatcher.utter_message(response="utter_relaxed_search")
         # "within your budget" only for a budget the customer gave, not for "更便宜的"
         stated_budget = tracker.get_slot("budget") not in (None, ANY) and intent != "refine_results"

@@ -278,3 +278,20 @@ def test_without_a_token_the_known_customer_stays(monkeypatch):
     monkeypatch.setenv("KEFU_IDENTITY_SECRET", SECRET)
     assert identified_customer(tracker({"customer_id": 9})) == 9
     assert identified_customer(tracker()) is None
+
+
+async def test_a_category_with_nothing_in_stock_is_said_honestly(shop):
+    for sku in ("PH-HW-M80", "PH-AP-18", "PH-XM-15"):
+        set_stock(shop, sku, 0)
+    messages, events = await run(ActionRecommendProducts(), tracker({"product_category": "phones"}))
+    assert messages[0]["response"] == "utter_nearest_stock"
+    cards = messages[1]["custom"]["cards"]
+    assert cards and not any(card["in_stock"] for card in cards)
+    assert SlotSet("shown_products", [c["id"] for c in cards]) in events
+
+
+async def test_budget_in_dollars_is_converted_at_the_configured_rate(shop):
+    set_stock(shop, "SH-NK-AF1", 5)
+    slots = {"product_category": "shoes", "budget": "-300 USD"}
+    messages, _ = await run(ActionRecommendProducts(), tracker(slots))
+    assert [c["sku"] for c in messages[-1]["custom"]["cards"]] == ["SH-NK-AF1"]  # ¥749 ≤ $300
