@@ -190,7 +190,7 @@ def test_identified_customer_gets_picks_from_their_history(bot, shop):
 
     def recommendations(token: str) -> list[dict]:
         sender, metadata = uuid.uuid4().hex, {"customer_token": token}
-        bot.say("推荐点东西给我吧", sender, metadata)  # asks for the category
+        bot.say("/recommend_product", sender, metadata)  # asks for the category
         bot.say("/no_preference", sender, metadata)  # asks for the budget
         return cards_of(bot.say("/no_preference", sender, metadata))
 
