@@ -8,7 +8,7 @@ Every product fact comes from the database at the moment of the question.
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -104,13 +104,6 @@ def unknown_product_name(tracker: Tracker) -> str | None:
     return None
 
 
-class Nearest(NamedTuple):
-    """The closest products when none meet the request, and which wish was dropped."""
-
-    items: list
-    reason: str  # "budget" | "stock"
-
-
 class ActionStartProductSearch(Action):
     """A new recommendation request: forget the previous search when the category changes."""
 
@@ -173,10 +166,14 @@ class ActionRecommendProducts(Action):
             recommender = Recommender(session, vocabulary, similarity=model)
             request = state.request(config.recommendations.page_size, customer)
             result = recommender.recommend(request)
-            fallback = None
-            if not result.items and intent not in ("refine_results", "show_more"):
-                fallback = self._nearest(recommender, state, config.recommendations.page_size)
-            items = result.items or (fallback.items if fallback else [])
+            # nothing within budget: the closest products without it, said so (the recommender
+            # itself relaxes colour, size and stock, never the budget)
+            over_budget: list = []
+            has_budget = request.min_price is not None or request.max_price is not None
+            if not result.items and has_budget and intent not in ("refine_results", "show_more"):
+                request.min_price = request.max_price = None
+                over_budget = recommender.recommend(request).items
+            items = result.items or over_budget
             details = {
                 d.id: d
                 for d in load_details(
@@ -197,9 +194,10 @@ class ActionRecommendProducts(Action):
                 SlotSet("brand", None if unknown_brand else state.brand),
             ]
         sold_out = "in_stock_only" in result.relaxed  # only sold-out products match
-        if fallback is not None or sold_out:
-            reason = fallback.reason if fallback is not None else "stock"
-            dispatcher.utter_message(response=f"utter_nearest_{reason}", category=category)
+        if over_budget:
+            dispatcher.utter_message(response="utter_nearest_budget", category=category)
+        elif sold_out:
+            dispatcher.utter_message(response="utter_nearest_stock", category=category)
         elif intent == "show_more" and state.seen:
             dispatcher.utter_message(response="utter_more_products", category=category)
         else:
@@ -235,20 +233,6 @@ class ActionRecommendProducts(Action):
             SlotSet("focus_product", None),
             SlotSet("customer_id", customer),
         ]
-
-    @staticmethod
-    def _nearest(recommender: Recommender, state: SearchState, limit: int) -> Nearest | None:
-        """Nothing met every wish: drop the budget, then the stock condition, and say so."""
-        if state.budget is not None:
-            request = state.request(limit)
-            request.min_price = request.max_price = None
-            result = recommender.recommend(request)
-            if result.items:
-                return Nearest(result.items, "budget")
-        request = state.request(limit)
-        request.in_stock_only = False
-        result = recommender.recommend(request)
-        return Nearest(result.items, "stock") if result.items else None
 
     @staticmethod
     def _category_name(vocabulary: Vocabulary, category: str | None, language: str) -> str:
