@@ -82,3 +82,32 @@ def identified_customer(tracker: Tracker) -> int | None:
     except IdentityError as error:
         logger.info("Customer token rejected: %s", type(error).__name__)
     return None
+
+
+VERIFICATION_SLOT = "verification"
+
+
+def verification_state(tracker: Tracker):
+    """This conversation's :class:`kefu.identity.VerificationState`, logged in when a valid
+    customer token came with the message (or earlier)."""
+    from kefu.identity import VerificationState
+
+    try:
+        state = VerificationState.from_dict(tracker.get_slot(VERIFICATION_SLOT))
+    except ValueError:
+        logger.warning("Discarding an invalid verification state")
+        state = VerificationState()
+    customer = identified_customer(tracker)
+    return state.logged_in(customer) if customer else state
+
+
+def send_replies(dispatcher, replies, language: str) -> None:
+    """Utter :class:`kefu.order_tasks.Reply` messages: library text, or a domain response
+    filled with its values and the shop's contact details."""
+    for reply in replies:
+        if reply.text:
+            dispatcher.utter_message(text=reply.text)
+        elif reply.response:
+            dispatcher.utter_message(
+                response=reply.response, **{**contact_details(language), **reply.params}
+            )

@@ -1,5 +1,5 @@
 """``kefu``: the merchant's command line (database, demo shop, catalog import/export, search,
-recommendation evaluation, customer tokens)."""
+recommendation evaluation, customer tokens, due erasures of personal data)."""
 
 from __future__ import annotations
 
@@ -207,6 +207,18 @@ def cmd_identity_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy_erase_due(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from kefu.account import process_due_erasures
+
+    factory = _session_factory()
+    with session_scope(factory) as session:
+        erased = process_due_erasures(session, datetime.utcnow())
+    print(f"erased the personal data of {len(erased)} customer(s) whose erasure was due")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kefu", description="kefu shop tools (database from KEFU_DB_URL, SQLite by default)"
@@ -287,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("customer_id", type=_positive_int)
     token.add_argument("--ttl", type=_positive_int, default=3600, help="seconds (default 3600)")
     token.set_defaults(func=cmd_identity_token)
+
+    privacy = commands.add_parser(
+        "privacy", help="customers' personal data (policies.yml: account)"
+    ).add_subparsers(dest="action", required=True)
+    privacy.add_parser(
+        "erase-due",
+        help="erase the personal data of customers whose erasure request is due (run daily)",
+    ).set_defaults(func=cmd_privacy_erase_due)
     return parser
 
 

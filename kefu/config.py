@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +60,45 @@ class Recommendations:
 
 
 @dataclass(frozen=True)
+class IdentityLimits:
+    """How many wrong order/phone checks a conversation gets before a pause."""
+
+    max_attempts: int = 3
+    lock_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class AccountHelp:
+    """Steps for an account question the bot cannot act on in chat, with the page to do it."""
+
+    link: str
+    steps: dict[str, list[str]]  # language → steps, {link} filled in
+
+    def text(self, language: str) -> str:
+        """The steps as a numbered list in ``language``."""
+        steps = self.steps["en" if language == "en" else "zh"]
+        return "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
+
+
+def _account_help(raw: object, path: Path) -> dict[str, AccountHelp]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'account_help' must map intents to steps")
+    helps = {}
+    for intent, entry in raw.items():
+        where = f"account_help.{intent}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("link"), str):
+            raise ConfigError(f"{path}: '{where}' needs a 'link'")
+        steps = {}
+        for language in SUPPORTED_LANGUAGES:
+            lines = entry.get(language)
+            if not isinstance(lines, list) or not lines:
+                raise ConfigError(f"{path}: '{where}.{language}' needs a list of steps")
+            steps[language] = [str(line).replace("{link}", entry["link"]) for line in lines]
+        helps[str(intent)] = AccountHelp(entry["link"], steps)
+    return helps
+
+
+@dataclass(frozen=True)
 class ShopConfig:
     name: Bilingual
     default_language: str
@@ -68,6 +107,8 @@ class ShopConfig:
     recommendations: Recommendations
     attribute_labels: dict[str, Bilingual]
     exchange_rates: dict[str, Decimal]  # CNY per unit of another currency ("under $300")
+    account_help: dict[str, AccountHelp] = field(default_factory=dict)  # intent → steps
+    identity: IdentityLimits = field(default_factory=IdentityLimits)
 
 
 def _bilingual(data: object, where: str, path: Path) -> Bilingual:
@@ -108,7 +149,15 @@ def load_shop_config(path: str | Path | None = None) -> ShopConfig:
     if not isinstance(page_size, int) or not 1 <= page_size <= 10:
         raise ConfigError(f"{path}: 'recommendations.page_size' must be a number from 1 to 10")
     labels = raw.get("attribute_labels") or {}
+    identity = raw.get("identity") or {}
+    limits = IdentityLimits(
+        **{k: identity[k] for k in ("max_attempts", "lock_minutes") if k in identity}
+    )
+    if not all(isinstance(v, int) and v > 0 for v in (limits.max_attempts, limits.lock_minutes)):
+        raise ConfigError(f"{path}: 'identity.max_attempts' and 'lock_minutes' must be positive")
     return ShopConfig(
+        identity=limits,
+        account_help=_account_help(raw.get("account_help") or {}, path),
         storefront=Storefront(
             product_url=str(storefront.get("product_url") or ""),
             image_url=str(storefront.get("image_url") or ""),

@@ -226,16 +226,21 @@ def _order_time_valid(digits: str) -> bool:
     return True
 
 
-def _order_in_run(groups: list[str]) -> str | None:
-    """The first run of whole digit groups that forms an order number."""
-    for start in range(len(groups)):
-        digits = ""
-        for group in groups[start:]:
-            digits += group
-            if len(digits) >= ORDER_NO_LENGTH:
-                break
-        if len(digits) == ORDER_NO_LENGTH and _order_time_valid(digits):
-            return digits
+def find_order_number(text: str) -> tuple[str, int, int] | None:
+    """The first order number in ``text`` with the span of the digits written for it:
+    ``(digits, start, end)``, or None.  Accepts what :func:`parse_order_number` accepts."""
+    folded = fold_width(text or "")  # one character for one: spans stay valid for ``text``
+    for run in _DIGIT_RUN.finditer(folded):
+        groups = list(_DIGITS.finditer(run.group()))
+        for first in range(len(groups)):
+            digits = ""
+            for last in range(first, len(groups)):
+                digits += groups[last].group()
+                if len(digits) >= ORDER_NO_LENGTH:
+                    break
+            if len(digits) == ORDER_NO_LENGTH and _order_time_valid(digits):
+                start = run.start() + groups[first].start()
+                return digits, start, run.start() + groups[last].end()
     return None
 
 
@@ -248,11 +253,8 @@ def parse_order_number(text: str) -> str | None:
     surrounding text are fine.  Digits are taken in whole groups only, so a longer number, a
     phone number (11 digits), a budget or another short number never yields an order number.
     """
-    for run in _DIGIT_RUN.finditer(fold_width(text or "")):
-        found = _order_in_run(_DIGITS.findall(run.group()))
-        if found:
-            return found
-    return None
+    found = find_order_number(text)
+    return found[0] if found else None
 
 
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d[\s-]?\d{4}[\s-]?\d{4})(?!\d)")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -195,6 +196,8 @@ class Customer(Base):
     email = Column(String(200), index=True)
     preferred_language = Column(String(2), nullable=False, default="zh")
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    newsletter_opt_in = Column(Boolean, nullable=False, default=False, server_default=false())
+    erased_at = Column(DateTime)  # personal data erased (kefu.account); the row stays
     addresses = relationship("Address", back_populates="customer", cascade="all, delete-orphan")
     orders = relationship("Order", back_populates="customer")
 

@@ -16,6 +16,8 @@ a malformed tax ID) is refused without being recorded, so the same key works onc
 
 Outcomes are data (:class:`ChangeOutcome`); :func:`outcome_text` renders them with the merchant's
 texts from policies.yml where the outcome is a policy decision, else with :data:`TEXTS`.
+Account-level changes (:mod:`kefu.account`) are recorded the same way (:func:`record_change`)
+and rendered by :func:`outcome_text` too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import Column, select, update
 from sqlalchemy.exc import IntegrityError
@@ -669,7 +672,8 @@ def outcome_text(outcome: ChangeOutcome, language: str, *, p: Policies | None = 
     return explain(decision, language)
 
 
-def _preview(decision: Decision, language: str, *extra: str) -> ChangePreview:
+def change_preview(decision: Decision, language: str, *extra: str) -> ChangePreview:
+    """The preview of ``decision``: its text in ``language`` and any ``extra`` lines."""
     summary = "\n".join((explain(decision, language), *(line for line in extra if line)))
     return ChangePreview(decision.allowed, decision, summary)
 
@@ -718,9 +722,13 @@ def _outcome(done: bool, code: str, stored: Mapping[str, object], repeated: bool
 
 _Check = Callable[[Order], Decision]
 _Perform = Callable[[Order, Decision], tuple[str, dict[str, object]]]
+_Row = TypeVar("_Row")  # a model instance with an ``id``
+# A change run by :func:`record_change`: (done, code, params); it has made the change if done.
+Change = Callable[[], tuple[bool, str, dict[str, object]]]
 
 
-def _check_key(request_key: str) -> None:
+def check_request_key(request_key: str) -> None:
+    """A ``ValueError`` unless ``request_key`` is a non-blank key that fits its column."""
     limit = OrderRequest.__table__.c.request_key.type.length
     if not isinstance(request_key, str) or not request_key.strip():
         raise ValueError("a request key is required")
@@ -728,20 +736,24 @@ def _check_key(request_key: str) -> None:
         raise ValueError(f"the request key is longer than {limit} characters")
 
 
-def _lock(session: Session, order: Order) -> Order:
-    """The order read afresh and locked until the transaction ends (SELECT … FOR UPDATE)."""
+def lock_row(session: Session, model: type[_Row], row_id: int) -> _Row:
+    """Row ``row_id`` of ``model`` (an order, a customer) read afresh and locked until the
+    transaction ends (SELECT … FOR UPDATE); a ``ValueError`` if there is none."""
     if session.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks: a write takes the database's write lock instead.  It also
         # opens the transaction (pysqlite defers BEGIN to the first write), so the change's
         # SAVEPOINT is nested in it rather than starting one that its RELEASE would commit.
         session.execute(
-            update(Order)
-            .where(Order.id == order.id)
-            .values(id=Order.id)
+            update(model)
+            .where(model.id == row_id)
+            .values(id=model.id)
             .execution_options(synchronize_session=False)
         )
-    query = select(Order).where(Order.id == order.id).with_for_update()
-    return session.scalars(query.execution_options(populate_existing=True)).one()
+    query = select(model).where(model.id == row_id).with_for_update()
+    row = session.scalars(query.execution_options(populate_existing=True)).first()
+    if row is None:
+        raise ValueError(f"there is no {model.__tablename__} row with id {row_id}")
+    return row
 
 
 def _recorded(session: Session, request_key: str) -> OrderRequest | None:
@@ -749,10 +761,71 @@ def _recorded(session: Session, request_key: str) -> OrderRequest | None:
     return session.scalars(query.execution_options(populate_existing=True)).first()
 
 
-def _replay(first: OrderRequest, kind: str, order: Order) -> ChangeOutcome:
-    if first.kind != kind or first.order_id != order.id:
+def _replay(
+    first: OrderRequest, kind: str, order_id: int | None, customer_id: int | None
+) -> ChangeOutcome:
+    other_owner = first.order_id != order_id or (
+        order_id is None and first.customer_id != customer_id
+    )
+    if first.kind != kind or other_owner:
         raise ValueError("the request key was already used for another request")
-    return _outcome(first.status == DONE, first.detail["code"], first.detail["params"], True)
+    return request_outcome(first, repeated=True)
+
+
+def request_outcome(request: OrderRequest, repeated: bool = False) -> ChangeOutcome:
+    """The outcome recorded in ``request``, its params decoded as they were first returned."""
+    return _outcome(
+        request.status == DONE, request.detail["code"], request.detail["params"], repeated
+    )
+
+
+def record_change(
+    session: Session,
+    kind: str,
+    request_key: str,
+    now: datetime,
+    *,
+    order_id: int | None,
+    customer_id: int | None,
+    invalid: Decision | None,
+    change: Change,
+) -> ChangeOutcome:
+    """Run one change once per ``request_key`` and record it as an :class:`OrderRequest` of
+    ``kind`` for the order and/or customer, all or nothing (a savepoint).
+
+    The caller has locked what ``change`` reads and writes (:func:`lock_row`).  A used key
+    returns its first outcome (``repeated``); ``invalid`` (input to correct) is returned without
+    a record.  A concurrent request with the same key makes the insert fail on the unique key:
+    the change is rolled back to its savepoint and the other request's outcome returned.
+    """
+    check_request_key(request_key)
+    first = _recorded(session, request_key)
+    if first is not None:
+        return _replay(first, kind, order_id, customer_id)
+    if invalid is not None:
+        return _outcome(False, invalid.code, _encode_params(invalid.params), False)
+    try:
+        with session.begin_nested():
+            done, code, params = change()
+            stored = _encode_params(params)
+            session.add(
+                OrderRequest(
+                    request_key=request_key,
+                    order_id=order_id,
+                    customer_id=customer_id,
+                    kind=kind,
+                    status=DONE if done else REFUSED,
+                    detail={"code": code, "params": stored},
+                    created_at=now,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        first = _recorded(session, request_key)
+        if first is None:
+            raise
+        return _replay(first, kind, order_id, customer_id)
+    return _outcome(done, code, stored, False)
 
 
 def _apply(
@@ -765,45 +838,27 @@ def _apply(
     check: _Check,
     perform: _Perform,
 ) -> ChangeOutcome:
-    """Run one change: lock, replay a used key, re-check, change and record, all or nothing.
+    """Run one change of ``order``: lock it, replay a used key, re-check (``check``), change
+    (``perform``, when allowed) and record, all or nothing (:func:`record_change`)."""
+    check_request_key(request_key)
+    order = lock_row(session, Order, order.id)
 
-    ``invalid`` (input to correct) is returned without a record.  A concurrent request with the
-    same key makes the insert fail on the unique key: the change is rolled back to its savepoint
-    and the other request's outcome returned.
-    """
-    _check_key(request_key)
-    order = _lock(session, order)
-    first = _recorded(session, request_key)
-    if first is not None:
-        return _replay(first, kind, order)
-    if invalid is not None:
-        return _outcome(False, invalid.code, _encode_params(invalid.params), False)
-    try:
-        with session.begin_nested():
-            decision = check(order)
-            if decision.allowed:
-                code, params = perform(order, decision)
-            else:
-                code, params = decision.code, decision.params
-            stored = _encode_params(params)
-            session.add(
-                OrderRequest(
-                    request_key=request_key,
-                    order_id=order.id,
-                    customer_id=order.customer_id,
-                    kind=kind,
-                    status=DONE if decision.allowed else REFUSED,
-                    detail={"code": code, "params": stored},
-                    created_at=now,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        first = _recorded(session, request_key)
-        if first is None:
-            raise
-        return _replay(first, kind, order)
-    return _outcome(decision.allowed, code, stored, False)
+    def change() -> tuple[bool, str, dict[str, object]]:
+        decision = check(order)
+        if not decision.allowed:
+            return False, decision.code, decision.params
+        return (True, *perform(order, decision))
+
+    return record_change(
+        session,
+        kind,
+        request_key,
+        now,
+        order_id=order.id,
+        customer_id=order.customer_id,
+        invalid=invalid,
+        change=change,
+    )
 
 
 def _fit(text: str | None, column: Column) -> str:
@@ -898,7 +953,7 @@ def preview_cancel(
     p = p or policies()
     decision = _check_cancel(p, session, order, now or datetime.utcnow())
     payment = _payment(session, order) if decision.allowed else None
-    return _preview(
+    return change_preview(
         decision, language, _timeline_text(p, payment.method, language) if payment else ""
     )
 
@@ -986,7 +1041,7 @@ def preview_change_address(
     p = p or policies()
     address, missing = _clean_address(new_address)
     invalid = _invalid_address(p, missing)
-    return _preview(
+    return change_preview(
         invalid or _check_address(p, order, address, now or datetime.utcnow()), language
     )
 
@@ -1081,7 +1136,7 @@ def preview_return(
     conditions and who pays the return shipping."""
     p = p or policies()
     item = _item(session, order, order_item_id)
-    return _preview(
+    return change_preview(
         _check_return(p, session, order, item, reason_kind, now or datetime.utcnow()), language
     )
 
@@ -1215,7 +1270,7 @@ def preview_refund(
 ) -> ChangePreview:
     """Whether a refund can be requested now, how much, where it goes and how long it takes."""
     p = p or policies()
-    return _preview(_check_refund(p, session, order), language)
+    return change_preview(_check_refund(p, session, order), language)
 
 
 def request_refund(
@@ -1310,7 +1365,7 @@ def preview_invoice(
     """Whether an invoice of ``kind`` can be requested, for how much and when it is issued."""
     p = p or policies()
     invalid = _invalid_invoice(p, title, _clean_tax_id(tax_id), kind)
-    return _preview(invalid or _check_invoice(p, session, order, kind), language)
+    return change_preview(invalid or _check_invoice(p, session, order, kind), language)
 
 
 def request_invoice(

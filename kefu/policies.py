@@ -1,8 +1,9 @@
 """The shop's business rules from ``policies.yml`` (path overridable with ``KEFU_POLICIES``).
 
-Cancellation, returns, refunds, warranty, delivery, payment methods and invoices are data that
-the merchant edits; this module validates them (errors name file, line and key), decides what
-a customer may do and answers policy questions in Chinese or English.
+Cancellation, returns, refunds, warranty, delivery, payment methods, invoices and account
+requests (newsletter, erasure of personal data) are data that the merchant edits; this module
+validates them (errors name file, line and key), decides what a customer may do and answers
+policy questions in Chinese or English.
 
 Decisions are data: a :class:`Decision` carries ``allowed``, a ``code`` and ``params``;
 :func:`explain` renders the merchant's text for it.
@@ -39,6 +40,7 @@ DEFAULT_POLICIES_PATH = Path(__file__).resolve().parent.parent / "policies.yml"
 
 ReturnReason = Literal["no_reason", "defect"]
 RETURN_REASONS: tuple[str, ...] = ("no_reason", "defect")
+NEWSLETTER_STATES: tuple[str, ...] = ("subscribed", "unsubscribed")
 PAYERS: tuple[str, ...] = ("customer", "shop")
 UNPAID = "pending_payment"
 CANCELLED = "cancelled"
@@ -70,6 +72,17 @@ _MESSAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "warranty": {
         "warranty_repair": ("warranty_until", "months"),
         "warranty_expired": ("warranty_until", "months"),
+    },
+    "account": {
+        "newsletter_subscribe_ok": (),
+        "newsletter_unsubscribe_ok": (),
+        "newsletter_subscribed": (),
+        "newsletter_unsubscribed": (),
+        "newsletter_unchanged": ("state",),
+        "erasure_ok": ("due",),
+        "erasure_requested": ("due",),
+        "erasure_pending": ("due",),
+        "erasure_done": (),
     },
 }
 _LINES: dict[str, tuple[str, ...]] = {
@@ -204,6 +217,12 @@ class InvoiceKind:
 
 
 @dataclass(frozen=True)
+class Account:
+    erasure_grace_days: int  # calendar days from the erasure request to the erasure
+    newsletter_states: Mapping[str, Bilingual]  # subscribed / unsubscribed → name
+
+
+@dataclass(frozen=True)
 class Policies:
     path: str
     utc_offset_hours: int
@@ -215,6 +234,7 @@ class Policies:
     delivery: Delivery
     payment_methods: Mapping[str, PaymentMethod]  # accepted, in the file's order
     invoice_kinds: Mapping[str, InvoiceKind]
+    account: Account
     messages: Mapping[str, Bilingual]  # decision code → template
     lines: Mapping[str, Bilingual]  # list-line templates of the answers
     answers: Mapping[str, Bilingual]  # topic → template
@@ -569,6 +589,16 @@ def _invoice_kinds(at: _Node) -> dict[str, InvoiceKind]:
     return kinds
 
 
+def _account(at: _Node) -> tuple[Account, dict[str, Bilingual]]:
+    f = at.fields(("erasure_grace_days", "newsletter_states", "messages"))
+    states = f["newsletter_states"].fields(NEWSLETTER_STATES)
+    account = Account(
+        erasure_grace_days=f["erasure_grace_days"].whole("days", _MAX_DAYS),
+        newsletter_states=_frozen({s: states[s].bilingual() for s in NEWSLETTER_STATES}),
+    )
+    return account, _templates(f["messages"], _MESSAGES["account"])
+
+
 def load_policies(path: str | Path | None = None) -> Policies:
     """Read and validate the policies; a mistake raises :class:`ConfigError` (file:line: key)."""
     path = Path(path or os.environ.get("KEFU_POLICIES") or DEFAULT_POLICIES_PATH)
@@ -585,6 +615,7 @@ def load_policies(path: str | Path | None = None) -> Policies:
             "delivery",
             "payment",
             "invoices",
+            "account",
             "answers",
         )
     )
@@ -593,6 +624,7 @@ def load_policies(path: str | Path | None = None) -> Policies:
     returns, return_messages = _returns(f["returns"])
     warranty, warranty_messages = _warranty(f["warranty"])
     payment_methods = _payment_methods(f["payment"])
+    account, account_messages = _account(f["account"])
     answers = f["answers"].fields(("lines", *_ANSWERS))
     return Policies(
         path=str(path),
@@ -605,12 +637,14 @@ def load_policies(path: str | Path | None = None) -> Policies:
         delivery=_delivery(f["delivery"]),
         payment_methods=_frozen(payment_methods),
         invoice_kinds=_frozen(_invoice_kinds(f["invoices"])),
+        account=account,
         messages=_frozen(
             {
                 **_templates(f["messages"], _MESSAGES["messages"]),
                 **cancellation_messages,
                 **return_messages,
                 **warranty_messages,
+                **account_messages,
             }
         ),
         lines=_frozen(_templates(answers["lines"], _LINES)),
@@ -674,7 +708,8 @@ def explain(decision: Decision, language: str | None) -> str:
 # ----------------------------------------------------------------------------- decisions
 
 
-def _decide(p: Policies, allowed: bool, code: str, **params: object) -> Decision:
+def decide(p: Policies, allowed: bool, code: str, **params: object) -> Decision:
+    """A decision with the merchant's text for ``code`` (a code of policies.yml)."""
     return Decision(allowed, code, params, p.messages[code])
 
 
@@ -710,18 +745,18 @@ def can_cancel(
     now = now or datetime.utcnow()
     shipped = status == SHIPPED or (shipped_at is not None and shipped_at <= now)
     if status == CANCELLED:
-        return _decide(p, False, "already_cancelled")
+        return decide(p, False, "already_cancelled")
     days = p.returns.no_reason_days
     if status in DELIVERED_STATUSES:
-        return _decide(p, False, "cancel_not_after_delivery", no_reason_days=days)
+        return decide(p, False, "cancel_not_after_delivery", no_reason_days=days)
     if shipped:
-        return _decide(p, False, "cancel_not_after_shipping", no_reason_days=days)
+        return decide(p, False, "cancel_not_after_shipping", no_reason_days=days)
     if status not in p.cancellation.self_service:
-        return _decide(p, False, "contact_service")
+        return decide(p, False, "contact_service")
     fee = p.cancellation.fees.get(status, _ZERO)
     if status == UNPAID and paid_at is None:
-        return _decide(p, True, "cancel_free", fee=fee)
-    return _decide(p, True, "cancel_free_refund" if not fee else "cancel_with_fee", fee=fee)
+        return decide(p, True, "cancel_free", fee=fee)
+    return decide(p, True, "cancel_free_refund" if not fee else "cancel_with_fee", fee=fee)
 
 
 def can_return(
@@ -745,11 +780,11 @@ def can_return(
         raise ValueError(f"unknown return reason {reason!r}; expected {RETURN_REASONS}")
     now = now or datetime.utcnow()
     if status == CANCELLED:
-        return _decide(p, False, "already_cancelled")
+        return decide(p, False, "already_cancelled")
     if status not in DELIVERED_STATUSES:
-        return _decide(p, False, "return_not_delivered", status=p.order_statuses[status])
+        return decide(p, False, "return_not_delivered", status=p.order_statuses[status])
     if delivered_at is None:  # delivered without a delivery time: a person has to check
-        return _decide(p, False, "contact_service")
+        return decide(p, False, "contact_service")
     rules, today = p.returns, _local_date(p, now)
     delivered = _local_date(p, delivered_at)
     payer = rules.return_shipping[reason]
@@ -757,7 +792,7 @@ def can_return(
     if reason == "no_reason":
         excluded = next((k for k in category_keys if k in rules.no_reason_excluded), None)
         if excluded is not None:
-            return _decide(
+            return decide(
                 p,
                 False,
                 "return_category_excluded",
@@ -768,7 +803,7 @@ def can_return(
             )
         deadline = delivered + timedelta(days=rules.no_reason_days)
         if today <= deadline:
-            return _decide(
+            return decide(
                 p,
                 True,
                 "return_no_reason_ok",
@@ -777,7 +812,7 @@ def can_return(
                 conditions=rules.conditions,
                 **shipping,
             )
-        return _decide(
+        return decide(
             p,
             False,
             "return_window_passed",
@@ -787,13 +822,13 @@ def can_return(
         )
     deadline = delivered + timedelta(days=rules.defect_days)
     if today <= deadline:
-        return _decide(
+        return decide(
             p, True, "return_defect_ok", deadline=deadline, days=rules.defect_days, **shipping
         )
     months = warranty_for(p, category_keys)
     until = _add_months(delivered, months)
     code = "warranty_repair" if today <= until else "warranty_expired"
-    return _decide(p, False, code, warranty_until=until, months=months)
+    return decide(p, False, code, warranty_until=until, months=months)
 
 
 def refund_timeline(p: Policies, method: str) -> RefundTimeline:
@@ -813,6 +848,17 @@ def refund_timeline(p: Policies, method: str) -> RefundTimeline:
         max_working_days=rule.max_working_days,
         text=_both(p.lines["refund"], values),
     )
+
+
+def erasure_due(p: Policies, requested_at: datetime) -> date:
+    """The shop-calendar date after which an erasure requested at ``requested_at`` is carried
+    out: ``account.erasure_grace_days`` later (requested on 1 March, 7 days → after 8 March)."""
+    return _local_date(p, requested_at) + timedelta(days=p.account.erasure_grace_days)
+
+
+def erasure_is_due(p: Policies, due: date, now: datetime | None = None) -> bool:
+    """Whether an erasure due on ``due`` may be carried out: that day has ended (shop time)."""
+    return _local_date(p, now or datetime.utcnow()) > due
 
 
 def warranty_for(p: Policies, category_keys: Sequence[str]) -> int:

@@ -349,7 +349,9 @@ _NOT_A_BRAND_EN = frozenset(
     "sure bad really now yet that this it too so very much interested available today me one "
     "thanks thank problem worries way idea quite exactly necessarily needed good great working "
     "right okay ok cheap expensive more less longer anymore big small new used refurbished "
-    "black white red blue green pink gold silver gray grey purple yellow orange brown".split()
+    "black white red blue green pink gold silver gray grey purple yellow orange brown "
+    "wait worry hurry rush need thing matter change changes refund return cancel longer "
+    "idea clue rush pressure deal bother".split()
 )
 
 

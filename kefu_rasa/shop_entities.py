@@ -10,6 +10,8 @@
   ``{"min", "max", "currency", "problem"}`` replacing DIET's raw span.
 * ``position``: references to the last list shown ("第二个" → "2", "the first two" → "1,2").
 * ``refinement``: cheaper / pricier / other_brand / newest / popular / best_rated.
+* ``order_id``: an order number in any common format ("2611 0514-3212 3456", full-width
+  digits), as its 16 digits (:func:`kefu.identity.find_order_number`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from kefu.budget import parse_budget
+from kefu.identity import find_order_number
 from kefu.matcher import CatalogMatcher, catalog_fingerprint
 from kefu.references import find_positions, find_refinement
 
@@ -113,7 +116,11 @@ class ShopEntityExtractor(GraphComponent):
         if matcher is not None:
             for match in matcher.match(text):
                 found.append(_entity(match.entity, match.value, match.start, match.end, match.text))
-        budget = parse_budget(text)
+        order = find_order_number(text)
+        if order is not None:
+            number, start, end = order
+            found.append(_entity("order_id", number, start, end, text))
+        budget = parse_budget(text) if order is None else None  # its digits are no budget
         if budget is not None:
             start, end = budget.span or (0, len(text))
             found.append(_entity("price", budget.to_value(), start, end, text[start:end]))
@@ -130,7 +137,9 @@ class ShopEntityExtractor(GraphComponent):
 
         # the shop's data and rules win: DIET's entities that overlap theirs go ("0元" is a
         # budget, not storage "0"), and its budget spans are replaced by the parsed one
-        replaced = {"price"} if budget is not None else set()
+        # an order number is what find_order_number says: DIET's guesses ("100" in a street
+        # address) are dropped
+        replaced = {"price", "order_id"} if budget is not None else {"order_id"}
         kept = [
             entity
             for entity in existing

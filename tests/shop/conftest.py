@@ -80,3 +80,6 @@ def mini_shop(factory):
     with session_scope(factory) as session:
         load_catalog_file(session, MINI_CATALOG, random.Random(1))
     return factory
+
+
+from tests.shop.order_shop import shop  # noqa: E402, F401  (fixture for the order tests)

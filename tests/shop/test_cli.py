@@ -1,8 +1,13 @@
 """The merchant's ``kefu`` command on a real (SQLite) database."""
 
+from datetime import datetime
+
 import pytest
 
+from kefu.account import request_erasure
 from kefu.cli import main
+from kefu.db import make_engine, make_session_factory, session_scope
+from kefu.models import Customer
 
 
 @pytest.fixture
@@ -57,3 +62,28 @@ def test_import_valid_file(shop_db, capsys):
 def test_unreadable_file_is_a_clear_error(shop_db, capsys):
     assert main(["catalog", "import", str(shop_db / "missing.csv")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_privacy_erase_due_erases_due_customers_and_prints_only_how_many(shop_db, capsys):
+    engine = make_engine()
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            asked = Customer(name="张三丰", phone="13812346093", email="zhang@example.com")
+            waiting = Customer(name="李四", phone="13987651234")
+            session.add_all([asked, waiting])
+            session.flush()
+            request_erasure(session, asked.id, "conv-1/erase", datetime(2020, 1, 1))
+            request_erasure(session, waiting.id, "conv-2/erase", datetime(2999, 1, 1))
+        capsys.readouterr()
+        assert main(["privacy", "erase-due"]) == 0
+        out, err = capsys.readouterr()
+        assert "erased the personal data of 1 customer(s)" in out
+        for secret in ("张三丰", "13812346093", "zhang@example.com", "李四"):
+            assert secret not in out + err
+        with session_scope(make_session_factory(engine)) as session:
+            assert session.get(Customer, asked.id).erased_at is not None
+            assert session.get(Customer, waiting.id).name == "李四"
+        assert main(["privacy", "erase-due"]) == 0
+        assert "of 0 customer(s)" in capsys.readouterr().out
+    finally:
+        engine.dispose()

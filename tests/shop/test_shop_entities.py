@@ -71,3 +71,30 @@ def test_diet_entities_overlapping_a_budget_are_dropped(mini_shop, database_url)
     found = extractor(database_url).entities("0元的手机有推荐吗", diet)
     assert [e["entity"] for e in found] == ["product_category", "price"]
     assert by_type(found)["price"] == "0-0 CNY not_positive"
+
+
+def test_order_numbers_in_any_format_and_no_guessed_ones(mini_shop, database_url):
+    text = "订单 ２６１１ ０５１４-3212 3456 寄到文三路100号"
+    diet = [
+        {
+            "entity": "order_id",
+            "value": "100",
+            "start": 23,
+            "end": 26,
+            "extractor": "DIETClassifier",
+        },
+        {
+            "entity": "order_id",
+            "value": "2611",
+            "start": 3,
+            "end": 7,
+            "extractor": "DIETClassifier",
+        },
+    ]
+    found = [e for e in extractor(database_url).entities(text, diet) if e["entity"] == "order_id"]
+    assert [(e["value"], text[e["start"] : e["end"]]) for e in found] == [
+        ("2611051432123456", "２６１１ ０５１４-3212 3456")
+    ]
+    assert not [
+        e for e in extractor(database_url).entities("尾号6093", []) if e["entity"] == "order_id"
+    ]

@@ -2,6 +2,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 
@@ -11,6 +12,7 @@ from kefu.identity import (
     TokenExpired,
     TokenForged,
     TokenMalformed,
+    find_order_number,
     identity_secret,
     issue_token,
     mask_address,
@@ -23,6 +25,7 @@ from kefu.identity import (
     redact,
     verify_token,
 )
+from kefu.text import fold_width
 
 SECRET = "s" * 32
 OTHER_SECRET = "o" * 32
@@ -217,6 +220,9 @@ def test_secret_errors_are_not_token_rejections():
 )
 def test_order_numbers_in_any_common_format(text):
     assert parse_order_number(text) == "2507021316645123"
+    number, start, end = find_order_number(text)
+    assert number == "2507021316645123"
+    assert re.sub(r"\D", "", fold_width(text[start:end])) == number  # the span is the number
 
 
 @pytest.mark.parametrize(
@@ -241,6 +247,7 @@ def test_order_numbers_in_any_common_format(text):
 )
 def test_not_order_numbers(text):
     assert parse_order_number(text) is None
+    assert find_order_number(text) is None
 
 
 @pytest.mark.parametrize(

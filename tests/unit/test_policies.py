@@ -16,7 +16,10 @@ from kefu.policies import (
     answer,
     can_cancel,
     can_return,
+    decide,
     delivery_options,
+    erasure_due,
+    erasure_is_due,
     explain,
     load_policies,
     policies,
@@ -298,7 +301,8 @@ def test_every_decision_code_has_a_text_that_renders(p):
             ("delivered", DELIVERED, PHONE, "defect", datetime(2030, 1, 1)),
         ]
     ]
-    assert {d.code for d in decisions} == set(p.messages) - {"cancel_with_fee"}
+    account_codes = set(yaml.safe_load(PROJECT_TEXT)["account"]["messages"])  # kefu.account
+    assert {d.code for d in decisions} == set(p.messages) - {"cancel_with_fee"} - account_codes
     for decision in decisions:
         for language in ("zh", "en"):
             assert "{" not in explain(decision, language)
@@ -373,6 +377,31 @@ def test_delivery_options_in_the_customers_language(p):
     assert standard.remote_days == (5, 7)
     assert "Beijing" in same_day.cities and "the same day" in same_day.text
     assert "北京" in delivery_options(p, "zh")[2].cities
+
+
+# ----------------------------------------------------------------------------- account
+
+
+def test_the_account_section(p):
+    assert p.account.erasure_grace_days == 7
+    assert p.account.newsletter_states["subscribed"].en == "subscribed to our newsletter"
+    codes = yaml.safe_load(PROJECT_TEXT)["account"]["messages"]
+    for code in codes:
+        decision = decide(p, True, code, due=date(2026, 3, 8), state=Bilingual("已订阅", "in"))
+        zh, en = explain(decision, "zh"), explain(decision, "en")
+        assert zh != en and "{" not in zh + en and re.search(r"[\u4e00-\u9fff]", zh)
+
+
+def test_erasure_is_due_once_the_grace_days_have_ended_in_shop_time(p):
+    requested = beijing(2026, 3, 1, 23, 30)  # 15:30 UTC: still 1 March in Beijing
+    assert erasure_due(p, requested) == date(2026, 3, 8)
+    assert not erasure_is_due(p, date(2026, 3, 8), beijing(2026, 3, 8, 23, 59))
+    assert erasure_is_due(p, date(2026, 3, 8), beijing(2026, 3, 9, 0, 0))
+
+
+def test_the_grace_days_come_from_the_file(tmp_path):
+    path, _ = variant(tmp_path, "erasure_grace_days: 7", "erasure_grace_days: 30")
+    assert erasure_due(load_policies(path), DELIVERED) == date(2026, 3, 31)
 
 
 # ----------------------------------------------------------------------------- bad files
@@ -479,6 +508,24 @@ def test_bad_number_of_days_names_file_line_and_key(tmp_path, bad):
             r"delivery\.options\.same_day\.order_before",
             r"must be a text \(put it in quotes\)",
         ),
+        (
+            "erasure_grace_days: 7",
+            "erasure_grace_days: a week",
+            r"account\.erasure_grace_days",
+            "must be a whole number of days ≥ 0",
+        ),
+        (
+            "      zh: 您已经申请过删除个人信息，我们会在 {due} 之后删除，不需要重复申请。",
+            "      zh: 您已经申请过删除个人信息，我们会在 {date} 之后删除。",
+            r"account\.messages\.erasure_pending\.zh",
+            r"unknown placeholder \{date\}; this text can use \{due\}",
+        ),
+        (
+            "    unsubscribed: {zh: 没有订阅优惠资讯",
+            "    opted_out: {zh: 没有订阅优惠资讯",
+            r"account\.newsletter_states\.opted_out",
+            "unknown key; expected one of subscribed, unsubscribed",
+        ),
     ],
 )
 def test_mistakes_name_file_line_and_key(tmp_path, old, new, key, reason):
@@ -508,6 +555,38 @@ def test_missing_key_is_an_error(tmp_path):
     with pytest.raises(
         ConfigError, match=r"policies\.yml:\d+: refunds\.inspection_working_days: missing"
     ):
+        load_policies(path)
+
+
+ERASURE_DONE_TEXT = (
+    "    erasure_done:\n      zh: 这个账户的个人信息已经删除了，不需要再操作。\n"
+    "      en: This account's personal data has already been erased; there is nothing more to do.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("removed", "key", "mapping_starts"),
+    [
+        ("  erasure_grace_days: 7\n", "account.erasure_grace_days", "  newsletter_states:\n"),
+        (ERASURE_DONE_TEXT, "account.messages.erasure_done", "    newsletter_subscribe_ok:\n"),
+    ],
+)
+def test_a_missing_account_key_names_file_and_line(tmp_path, removed, key, mapping_starts):
+    """The line named is where the mapping that lacks the key starts (its first key)."""
+    path, _ = variant(tmp_path, removed, "")
+    text = path.read_text(encoding="utf-8")
+    line = text[: text.index(mapping_starts)].count("\n") + 1
+    with pytest.raises(ConfigError) as error:
+        load_policies(path)
+    assert str(error.value) == f"{path}:{line}: {key}: missing"
+
+
+def test_the_account_section_is_required(tmp_path):
+    start = PROJECT_TEXT.index("account:\n")
+    end = PROJECT_TEXT.index("\n# What the bot says when asked about a policy.")
+    path = tmp_path / "policies.yml"
+    path.write_text(PROJECT_TEXT[:start] + PROJECT_TEXT[end:], encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}:\d+: account: missing$"):
         load_policies(path)
 
 

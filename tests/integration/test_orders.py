@@ -1,0 +1,218 @@
+"""Orders and after-sales over the real REST channel, against the shop database the running
+servers use: what an unverified customer learns (nothing), verification, the lock, logged-in
+customers, and confirmed changes that happen once."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from kefu.db import make_engine, make_session_factory
+from kefu.identity import issue_token
+from kefu.models import Customer, Order, OrderRequest, Shipment
+from tests.integration.conftest import IDENTITY_SECRET
+
+pytestmark = pytest.mark.model
+
+UNKNOWN_ORDER = "2601011200999999"  # well formed, not in the demo shop
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    """Fresh sessions on the shop database the bot uses (changes made by the bot are seen)."""
+    engine = make_engine()
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def phone_last4(order: Order) -> str:
+    phone = (order.shipping_address or {}).get("phone") or order.customer.phone
+    return "".join(c for c in phone if c.isdigit())[-4:]
+
+
+def wrong_last4(order: Order) -> str:
+    right = phone_last4(order)
+    return "0000" if right != "0000" else "1111"
+
+
+def texts_of(messages: list[dict]) -> str:
+    return "\n".join(m.get("text", "") for m in messages if m.get("text"))
+
+
+def buttons_of(messages: list[dict]) -> list[dict]:
+    return [b for m in messages for b in m.get("buttons") or []]
+
+
+def private_facts(session, order: Order) -> list[str]:
+    """Things about the order that only someone allowed to see it may learn."""
+    facts = [item.title_zh for item in order.items] + [item.title_en for item in order.items]
+    facts += [s.tracking_no for s in order.shipments]
+    address = order.shipping_address or {}
+    facts += [address.get("detail", ""), address.get("recipient", ""), str(order.total)]
+    return [f for f in facts if f]
+
+
+def shipped_order(session) -> Order:
+    return session.scalars(
+        select(Order).join(Shipment).where(Order.status == "shipped").order_by(Order.id)
+    ).first()
+
+
+def cancellable_order(session) -> Order:
+    """A paid order that has not shipped (the demo shop has some; the tests cancel them)."""
+    return session.scalars(
+        select(Order).where(Order.status == "paid", Order.shipped_at.is_(None)).order_by(Order.id)
+    ).first()
+
+
+class Chat:
+    def __init__(self, bot, metadata: dict | None = None) -> None:
+        self.bot, self.sender, self.metadata = bot, uuid.uuid4().hex, metadata
+
+    def say(self, text: str) -> list[dict]:
+        return self.bot.say(text, self.sender, self.metadata)
+
+
+def test_an_unverified_customer_learns_nothing_about_an_order(bot, sessions):
+    with sessions() as session:
+        order = shipped_order(session)
+        secret = private_facts(session, order)
+        chat = Chat(bot)
+        said = [chat.say(f"帮我查下订单 {order.order_no} 到哪了")]
+        said.append(chat.say(wrong_last4(order)))
+        unknown = Chat(bot)
+        unknown.say(f"帮我查下订单 {UNKNOWN_ORDER} 到哪了")
+        unknown_reply = unknown.say("0000")
+    everything = "\n".join(texts_of(m) for m in said)
+    assert "后 4 位" in texts_of(said[0])
+    for fact in secret:
+        assert fact not in everything, f"leaked {fact!r}"
+    # someone else's / an existing order with wrong digits reads exactly like an unknown one
+    assert texts_of(said[1]) == texts_of(unknown_reply)
+    assert "对不上" in texts_of(said[1])
+
+
+def test_verified_customer_sees_the_tracking_timeline(bot, sessions):
+    with sessions() as session:
+        order = shipped_order(session)
+        chat = Chat(bot)
+        chat.say(f"where is my order {order.order_no}")
+        reply = texts_of(chat.say(f"last 4 digits are {phone_last4(order)}"))
+        assert order.shipments[0].tracking_no in reply
+        # the proof holds for the rest of the conversation: no second question
+        again = texts_of(chat.say("when will it arrive?"))
+        assert order.shipments[0].tracking_no in again
+
+
+def test_three_failures_lock_even_the_right_digits(bot, sessions):
+    with sessions() as session:
+        order = shipped_order(session)
+        right, wrong = phone_last4(order), wrong_last4(order)
+        secret = private_facts(session, order)
+    chat = Chat(bot)
+    chat.say(f"查订单 {order.order_no}")
+    chat.say(wrong)
+    for _ in range(2):
+        chat.say(order.order_no)
+        last = chat.say(wrong)
+    assert "分钟内不能再" in texts_of(last)
+    after = texts_of(chat.say(f"查订单 {order.order_no}")) + texts_of(chat.say(right))
+    assert all(fact not in after for fact in secret)
+
+
+def test_a_logged_in_customer_picks_from_own_orders_and_cannot_open_others(bot, sessions):
+    with sessions() as session:
+        customer = session.scalars(
+            select(Customer).join(Order).group_by(Customer.id).having(func.count(Order.id) >= 2)
+        ).first()
+        own = {o.order_no for o in customer.orders}
+        other = session.scalars(
+            select(Order).where(Order.customer_id != customer.id).order_by(Order.id)
+        ).first()
+        other_secret = private_facts(session, other)
+        other_digits = phone_last4(other)
+    token = issue_token(customer.id, IDENTITY_SECRET, ttl_seconds=600)
+    chat = Chat(bot, {"customer_token": token})
+    asked = chat.say("我想查一下我的订单")
+    picks = [b["payload"] for b in buttons_of(asked)]
+    assert picks and all(any(no in p for no in own) for p in picks)
+    shown = texts_of(chat.say(picks[0]))
+    assert "后 4 位" not in shown  # the token proves the customer: no phone question
+    # another customer's order, even with that order's own phone digits: nothing
+    chat.say(f"查订单 {other.order_no}")
+    refused = texts_of(chat.say(other_digits))
+    assert "对不上" in refused
+    assert all(fact not in refused for fact in other_secret)
+
+
+def test_cancel_is_previewed_confirmed_and_done_once(bot, sessions):
+    with sessions() as session:
+        order = cancellable_order(session)
+        number, digits = order.order_no, phone_last4(order)
+    chat = Chat(bot)
+    chat.say(f"订单 {number} 不想要了，帮我取消")
+    preview = chat.say(digits)
+    assert [b["payload"] for b in buttons_of(preview)] == ["/affirm", "/deny"]
+    with sessions() as session:
+        assert session.scalar(select(Order.status).where(Order.order_no == number)) == "paid"
+    done = texts_of(chat.say("/affirm"))
+    assert number in done and "已取消" in done
+    chat.say("/affirm")  # a double click
+    with sessions() as session:
+        order_id = session.scalar(select(Order.id).where(Order.order_no == number))
+        assert session.scalar(select(Order.status).where(Order.id == order_id)) == "cancelled"
+        requests = session.scalar(
+            select(func.count()).select_from(OrderRequest).where(OrderRequest.order_id == order_id)
+        )
+        assert requests == 1
+
+
+def test_never_mind_at_the_confirmation_changes_nothing(bot, sessions):
+    with sessions() as session:
+        order = cancellable_order(session)
+        number, digits = order.order_no, phone_last4(order)
+    chat = Chat(bot)
+    chat.say(f"cancel order {number} please")
+    chat.say(digits)
+    reply = texts_of(chat.say("/deny"))
+    assert "nothing has changed" in reply
+    with sessions() as session:
+        assert session.scalar(select(Order.status).where(Order.order_no == number)) == "paid"
+
+
+def test_a_shipped_order_cannot_be_cancelled(bot, sessions):
+    with sessions() as session:
+        order = shipped_order(session)
+        number, digits = order.order_no, phone_last4(order)
+    chat = Chat(bot)
+    chat.say(f"取消订单 {number}")
+    reply = chat.say(digits)
+    assert not buttons_of(reply)
+    with sessions() as session:
+        assert session.scalar(select(Order.status).where(Order.order_no == number)) == "shipped"
+
+
+def test_policy_answers_come_from_the_policy_file(bot):
+    from kefu.policies import answer, policies
+
+    chat = Chat(bot)
+    assert texts_of(chat.say("七天无理由退货怎么算")) == answer(
+        policies(), "check_refund_policy", "zh"
+    )
+
+
+def test_newsletter_needs_a_login_and_then_changes_the_account(bot, sessions):
+    anonymous = texts_of(Chat(bot).say("please unsubscribe me from your promo emails"))
+    assert "https://" in anonymous  # steps with the link, nothing changed
+    with sessions() as session:
+        customer = session.scalars(select(Customer).order_by(Customer.id)).first()
+        before = customer.newsletter_opt_in
+    token = issue_token(customer.id, IDENTITY_SECRET, ttl_seconds=600)
+    chat = Chat(bot, {"customer_token": token})
+    wanted = "unsubscribe me from the newsletter" if before else "subscribe me to the newsletter"
+    assert buttons_of(chat.say(wanted))
+    chat.say("/affirm")
+    with sessions() as session:
+        assert session.get(Customer, customer.id).newsletter_opt_in is (not before)

@@ -1,0 +1,246 @@
+"""Order and account actions against a real shop database (SQLite and PostgreSQL): the exact
+events they return, the messages they send, and what they refuse to reveal or change."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+
+import actions.common
+from actions.account import ActionAccountChange, ActionAccountHelp
+from actions.order_form import ActionAskOrderNo, ValidateOrderForm
+from actions.orders import ActionApplyChange, ActionOrderTask, ActionStartOrderTask
+from kefu.db import session_scope
+from kefu.identity import issue_token
+from kefu.models import Customer, Order, OrderRequest
+
+PAID = "2603020900000004"  # Zhang's paid, unshipped order (tests/shop/order_shop.py)
+DELIVERED = "2603010900000003"
+RIGHT, WRONG = "6093", "0000"
+SECRET = secrets.token_hex(32)
+
+
+@pytest.fixture
+def bot_shop(shop, monkeypatch):
+    """The actions use the order shop's database and a token secret."""
+    monkeypatch.setattr(actions.common, "_sessions", shop.factory)
+    monkeypatch.setenv("KEFU_IDENTITY_SECRET", SECRET)
+    return shop
+
+
+def tracker(slots=None, intent="inform", text="", entities=(), metadata=None, requested=None):
+    latest = {
+        "text": text,
+        "intent": {"name": intent},
+        "entities": list(entities),
+        "metadata": metadata or {},
+    }
+    return Tracker(
+        sender_id="test",
+        slots={"language": "zh", "requested_slot": requested, **(slots or {})},
+        latest_message=latest,
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+def logged_in(customer_id: int) -> dict:
+    return {"customer_token": issue_token(customer_id, SECRET)}
+
+
+async def run(action, tracker_):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker_, {})
+    return dispatcher.messages, events
+
+
+async def check_digits(order_no: str, digits: str, verification=None):
+    dispatcher = CollectingDispatcher()
+    slots = {"order_no": order_no, "verification": verification}
+    result = await ValidateOrderForm().validate_phone_last4(
+        digits, dispatcher, tracker(slots, requested="phone_last4"), {}
+    )
+    return dispatcher.messages, result
+
+
+async def test_right_digits_prove_the_order(bot_shop):
+    messages, result = await check_digits(PAID, RIGHT)
+    assert messages == []
+    assert result == {
+        "verification": {
+            "attempts": 0,
+            "locked_until": None,
+            "customer_id": None,
+            "verified_orders": [PAID],
+        },
+        "phone_last4": RIGHT,
+    }
+
+
+async def test_wrong_digits_and_unknown_orders_get_the_same_answer(bot_shop):
+    wrong, wrong_result = await check_digits(PAID, WRONG)
+    unknown, unknown_result = await check_digits("2601011200999999", WRONG)
+    assert wrong == unknown
+    assert wrong[0]["response"] == "utter_verification_failed"
+    assert wrong[0]["attempts_left"] == 2
+    assert wrong_result == unknown_result
+    assert wrong_result["order_no"] is None and wrong_result["phone_last4"] is None
+
+
+async def test_the_third_failure_locks_and_the_form_stops(bot_shop):
+    state = None
+    for _ in range(3):
+        messages, result = await check_digits(PAID, WRONG, state)
+        state = result["verification"]
+    assert messages == []  # the lock is told once, by action_order_task
+    assert state["locked_until"] is not None
+    _, result = await check_digits(PAID, RIGHT, state)
+    assert result["phone_last4"] is None  # even the right digits are refused now
+    required = await ValidateOrderForm().required_slots(
+        ["order_no", "phone_last4"],
+        CollectingDispatcher(),
+        tracker({"order_no": PAID, "verification": state}),
+        {},
+    )
+    assert required == []
+    messages, events = await run(
+        ActionOrderTask(), tracker({"order_no": PAID, "verification": state})
+    )
+    assert messages[0]["response"] == "utter_verification_locked"
+    assert events == [SlotSet("order_no", None), SlotSet("phone_last4", None)]
+
+
+async def test_required_slots_follow_identity_and_task(bot_shop):
+    form = ValidateOrderForm()
+    domain_slots = ["order_no", "phone_last4", "return_item", "return_reason"]
+
+    async def required(slots, metadata=None):
+        return await form.required_slots(
+            domain_slots, CollectingDispatcher(), tracker(slots, metadata=metadata), {}
+        )
+
+    assert await required({}) == ["order_no", "phone_last4"]
+    assert await required({"order_no": PAID}) == ["order_no", "phone_last4"]
+    owner = logged_in(bot_shop.customer_id)
+    assert await required({"order_no": PAID, "order_task": "track_order"}, owner) == ["order_no"]
+    assert await required({"order_no": PAID, "order_task": "request_return"}, owner) == [
+        "order_no",
+        "return_item",
+        "return_reason",
+    ]
+
+
+async def test_malformed_order_numbers_are_explained(bot_shop):
+    dispatcher = CollectingDispatcher()
+    result = await ValidateOrderForm().validate_order_no("12345", dispatcher, tracker(), {})
+    assert result == {"order_no": None}
+    assert dispatcher.messages[0]["response"] == "utter_order_no_invalid"
+
+
+async def test_logged_in_customer_gets_own_orders_as_buttons(bot_shop):
+    messages, _ = await run(ActionAskOrderNo(), tracker(metadata=logged_in(bot_shop.customer_id)))
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert len(payloads) == 5 and all('"order_id"' in p for p in payloads)
+    assert PAID in payloads[1]  # newest first: the unpaid order, then this one
+
+
+async def test_anonymous_customer_is_asked_to_type_the_number(bot_shop):
+    messages, _ = await run(ActionAskOrderNo(), tracker())
+    assert messages[0]["response"] == "utter_ask_order_no" and not messages[0]["buttons"]
+
+
+async def test_start_keeps_a_defect_said_with_the_request(bot_shop):
+    _, events = await run(
+        ActionStartOrderTask(), tracker(intent="request_return", text="屏幕碎了，我要退货")
+    )
+    assert events == [
+        SlotSet("order_task", "request_return"),
+        SlotSet("return_item", None),
+        SlotSet("return_reason", None),
+        SlotSet("new_address", None),
+        SlotSet("invoice_title", None),
+        SlotSet("pending_change", None),
+        SlotSet("awaiting_confirmation", False),
+        SlotSet("return_reason", "defect"),
+    ]
+
+
+def proven(order_no: str) -> dict:
+    return {"attempts": 0, "locked_until": None, "customer_id": None, "verified_orders": [order_no]}
+
+
+def order_status(shop, order_no: str) -> str:
+    with session_scope(shop.factory) as session:
+        return session.scalar(select(Order.status).where(Order.order_no == order_no))
+
+
+async def test_cancel_preview_then_confirm_then_double_click(bot_shop):
+    slots = {"order_no": PAID, "verification": proven(PAID), "order_task": "cancel_order"}
+    messages, events = await run(ActionOrderTask(), tracker(slots))
+    assert [m.get("response") for m in messages] == [None, "utter_confirm_change"]
+    pending = events[0]["value"]
+    assert events == [SlotSet("pending_change", pending), SlotSet("awaiting_confirmation", True)]
+    assert pending["kind"] == "cancel" and pending["order_no"] == PAID
+    assert order_status(bot_shop, PAID) == "paid"  # the preview changed nothing
+
+    confirmed = tracker({**slots, "pending_change": pending}, intent="affirm")
+    messages, events = await run(ActionApplyChange(), confirmed)
+    assert events == [SlotSet("pending_change", None), SlotSet("awaiting_confirmation", False)]
+    assert "已取消" in messages[0]["text"]
+    assert order_status(bot_shop, PAID) == "cancelled"
+
+    messages, _ = await run(ActionApplyChange(), confirmed)  # the same confirmation again
+    assert messages[0]["response"] == "utter_change_repeated"
+    with session_scope(bot_shop.factory) as session:
+        assert session.scalar(select(func.count()).select_from(OrderRequest)) == 1
+
+
+async def test_a_pending_change_for_an_unproven_order_is_not_applied(bot_shop):
+    pending = {"kind": "cancel", "request_key": "k-1", "order_no": PAID, "params": {}}
+    slots = {"pending_change": pending, "verification": proven(DELIVERED)}
+    messages, events = await run(ActionApplyChange(), tracker(slots, intent="affirm"))
+    assert messages[0]["response"] == "utter_nothing_to_confirm"
+    assert events == [SlotSet("pending_change", None), SlotSet("awaiting_confirmation", False)]
+    assert order_status(bot_shop, PAID) == "paid"
+
+
+async def test_erasure_needs_a_login(bot_shop):
+    messages, events = await run(
+        ActionAccountChange(), tracker(intent="delete_account", text="注销我的账号")
+    )
+    assert messages[0]["response"] == "utter_login_required"
+    assert "https://" in messages[1]["text"]
+    assert events == []
+
+
+async def test_logged_in_newsletter_opt_out_is_previewed_then_done(bot_shop):
+    with session_scope(bot_shop.factory) as session:
+        session.get(Customer, bot_shop.customer_id).newsletter_opt_in = True
+    owner = logged_in(bot_shop.customer_id)
+    asked = tracker(intent="newsletter_subscription", text="别再给我发促销邮件了", metadata=owner)
+    messages, events = await run(ActionAccountChange(), asked)
+    assert messages[-1]["response"] == "utter_confirm_change"
+    pending = events[0]["value"]
+    assert pending["kind"] == "newsletter" and pending["params"] == {"subscribe": False}
+    assert events[1] == SlotSet("awaiting_confirmation", True)
+    yes = tracker({"pending_change": pending}, intent="affirm", metadata=owner)
+    await run(ActionApplyChange(), yes)
+    with session_scope(bot_shop.factory) as session:
+        assert session.get(Customer, bot_shop.customer_id).newsletter_opt_in is False
+    # someone else cannot apply it, even holding the pending change
+    stranger = tracker({"pending_change": pending}, intent="affirm")
+    messages, _ = await run(ActionApplyChange(), stranger)
+    assert messages[0]["response"] == "utter_login_required"
+
+
+async def test_account_help_uses_the_configured_steps(bot_shop):
+    messages, _ = await run(ActionAccountHelp(), tracker(intent="recover_password"))
+    assert "https://shop.example.com/password/reset" in messages[0]["text"]
