@@ -267,16 +267,27 @@ _LAST4_CUE = re.compile(
 _BARE_LAST4 = re.compile(r"\s*(?:是|就是|it'?s|is)?\s*(\d{4})\s*[.。!]?\s*", re.IGNORECASE)
 
 
+def find_phone(text: str) -> tuple[int, int] | None:
+    """Where ``text`` gives phone digits, as ``(start, end)``: a whole mobile number, the last 4
+    digits after a cue ("尾号6093", "ends in 6093") or a message of just 4 digits; else None."""
+    folded = fold_width(text or "")  # one character for one: spans stay valid for ``text``
+    mobile = _MOBILE.search(folded)
+    if mobile:
+        return mobile.start(1), mobile.end(1)
+    cue = _LAST4_CUE.search(folded)
+    if cue:
+        return cue.start(1), cue.end(1)
+    bare = _BARE_LAST4.fullmatch(folded)
+    return (bare.start(1), bare.end(1)) if bare else None
+
+
 def parse_phone_last4(text: str) -> str | None:
     """The last 4 phone digits a customer typed ("尾号6093", "last 4 digits are 6093", "６０９３"),
     also taken from a whole mobile number; None when there are none."""
-    folded = fold_width(text or "")
-    for pattern in (_LAST4_CUE, _BARE_LAST4):
-        match = pattern.search(folded) if pattern is _LAST4_CUE else pattern.fullmatch(folded)
-        if match:
-            return match.group(1)
-    mobile = _MOBILE.search(folded)
-    return re.sub(r"\D", "", mobile.group(1))[-4:] if mobile else None
+    span = find_phone(text)
+    if span is None:
+        return None
+    return re.sub(r"\D", "", fold_width(text)[span[0] : span[1]])[-4:]
 
 
 # ---- verification by order number and phone ---------------------------------------------------

@@ -12,6 +12,11 @@
 * ``refinement``: cheaper / pricier / other_brand / newest / popular / best_rated.
 * ``order_id``: an order number in any common format ("2611 0514-3212 3456", full-width
   digits), as its 16 digits (:func:`kefu.identity.find_order_number`).
+* ``phone``: a mobile number, or the last 4 digits of one ("尾号6093", a message of 4 digits),
+  as written (:func:`kefu.identity.find_phone`).
+
+DIET's own entities below ``min_diet_confidence`` are dropped: with few examples per entity,
+its unsure guesses ("nice" as a category) are noise.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from kefu.budget import parse_budget
-from kefu.identity import find_order_number
+from kefu.identity import find_order_number, find_phone
 from kefu.matcher import CatalogMatcher, catalog_fingerprint
 from kefu.references import find_positions, find_refinement
 
@@ -81,10 +86,11 @@ class ShopEntityExtractor(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"refresh_seconds": 30, "database_url": None}
+        return {"refresh_seconds": 30, "database_url": None, "min_diet_confidence": 0.7}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.source = CatalogSource(config["refresh_seconds"], config.get("database_url"))
+        self.min_diet_confidence = float(config.get("min_diet_confidence", 0.7))
 
     @classmethod
     def create(
@@ -120,7 +126,12 @@ class ShopEntityExtractor(GraphComponent):
         if order is not None:
             number, start, end = order
             found.append(_entity("order_id", number, start, end, text))
-        budget = parse_budget(text) if order is None else None  # its digits are no budget
+        phone = find_phone(text) if order is None else None
+        if phone is not None:
+            start, end = phone
+            found.append(_entity("phone", text[start:end], start, end, text))
+        # an order number's or a phone's digits are no budget
+        budget = parse_budget(text) if order is None and phone is None else None
         if budget is not None:
             start, end = budget.span or (0, len(text))
             found.append(_entity("price", budget.to_value(), start, end, text[start:end]))
@@ -144,6 +155,7 @@ class ShopEntityExtractor(GraphComponent):
             entity
             for entity in existing
             if entity.get("entity") not in replaced
+            and entity.get("confidence_entity", 1.0) >= self.min_diet_confidence
             and not any(_overlap(f, entity) for f in found if f["entity"] != "position")
         ]
         return kept + found

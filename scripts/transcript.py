@@ -3,7 +3,9 @@
     .venv/bin/python -m scripts.transcript [--out docs/transcript.md]
 
 The messages below are sent over the REST channel; product cards are shown as their title,
-price and reasons, as the web chat would render them.
+price and reasons, as the web chat would render them.  The after-sales conversations use a
+shipped and an unshipped order of the demo shop (``{shipped}``, ``{paid}``) and the last 4
+digits of their phones.
 """
 
 from __future__ import annotations
@@ -38,7 +40,58 @@ CONVERSATIONS = {
         "compare the first two",
         "any coupons right now?",
     ],
+    "售后 (after-sales, 中文)": [
+        "我的快递到哪了",
+        "{shipped}",
+        "{wrong_last4}",
+        "{shipped}",
+        "{shipped_last4}",
+        "七天无理由退货怎么算",
+        "订单 {paid} 不想要了，帮我取消",
+        "{paid_last4}",
+        "/affirm",
+    ],
+    "After-sales (English)": [
+        "I need an invoice for order {paid}",
+        "{paid_last4}",
+        "personal",
+        "/deny",
+        "how long is the warranty on laptops?",
+        "I forgot my password",
+    ],
 }
+
+
+def demo_orders() -> dict[str, str]:
+    """A shipped and an unshipped paid order of the demo shop, with their phones' last digits."""
+    from sqlalchemy import select
+
+    from kefu.db import make_engine, make_session_factory
+    from kefu.models import Order
+
+    def last4(order: Order) -> str:
+        phone = (order.shipping_address or {}).get("phone") or order.customer.phone
+        return "".join(c for c in phone if c.isdigit())[-4:]
+
+    engine = make_engine()
+    with make_session_factory(engine)() as session:
+        shipped = session.scalars(
+            select(Order).where(Order.status == "shipped").order_by(Order.id)
+        ).first()
+        paid = session.scalars(
+            select(Order)
+            .where(Order.status == "paid", Order.shipped_at.is_(None))
+            .order_by(Order.id.desc())
+        ).first()
+        values = {
+            "shipped": shipped.order_no,
+            "shipped_last4": last4(shipped),
+            "wrong_last4": "0000" if last4(shipped) != "0000" else "1111",
+            "paid": paid.order_no,
+            "paid_last4": last4(paid),
+        }
+    engine.dispose()
+    return values
 
 
 def render(message: dict) -> list[str]:
@@ -66,10 +119,11 @@ def main() -> None:
         "nothing here is edited. Cards are shown as title, price and reasons.",
     ]
     with running_stack() as stack:
+        orders = demo_orders()
         for title, messages in CONVERSATIONS.items():
             sender = uuid.uuid4().hex
             out += ["", f"## {title}", ""]
-            for text in messages:
+            for text in (m.format(**orders) for m in messages):
                 reply = requests.post(
                     f"{stack.url}/webhooks/rest/webhook",
                     json={"sender": sender, "message": text},
