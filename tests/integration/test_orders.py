@@ -216,3 +216,54 @@ def test_newsletter_needs_a_login_and_then_changes_the_account(bot, sessions):
     chat.say("/affirm")
     with sessions() as session:
         assert session.get(Customer, customer.id).newsletter_opt_in is (not before)
+
+
+def test_address_change_is_applied_after_confirmation(bot, sessions):
+    with sessions() as session:
+        order = cancellable_order(session)
+        number, digits = order.order_no, phone_last4(order)
+        recipient = order.shipping_address["recipient"]
+    chat = Chat(bot)
+    chat.say(f"订单 {number} 的收货地址填错了，帮我改一下")
+    asked = texts_of(chat.say(digits))
+    assert "新的收货地址" in asked
+    preview = chat.say("浙江省杭州市西湖区文三路100号5幢302")
+    assert [b["payload"] for b in buttons_of(preview)] == ["/affirm", "/deny"]
+    assert "文三路" not in texts_of(preview)  # the street is masked in what the bot says
+    chat.say("/affirm")
+    with sessions() as session:
+        address = session.scalar(select(Order).where(Order.order_no == number)).shipping_address
+    assert (address["province"], address["city"], address["district"]) == (
+        "浙江省",
+        "杭州市",
+        "西湖区",
+    )
+    assert address["detail"] == "文三路100号5幢302" and address["recipient"] == recipient
+
+
+def test_invoice_request_in_english_creates_one_invoice(bot, sessions):
+    from kefu.models import Invoice, Payment
+
+    with sessions() as session:
+        order = session.scalars(
+            select(Order)
+            .join(Payment)
+            .where(
+                Order.status.in_(("delivered", "completed")),
+                ~select(Invoice.id).where(Invoice.order_id == Order.id).exists(),
+            )
+            .order_by(Order.id)
+        ).first()
+        number, digits, order_id = order.order_no, phone_last4(order), order.id
+    chat = Chat(bot)
+    chat.say(f"I need an invoice for order {number}")
+    assert "invoice" in texts_of(chat.say(digits)).lower()
+    preview = chat.say("personal")
+    assert buttons_of(preview)
+    chat.say("/affirm")
+    chat.say("/affirm")
+    with sessions() as session:
+        count = session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.order_id == order_id)
+        )
+    assert count == 1
