@@ -30,7 +30,9 @@ from kefu.order_tasks import (
     run_order_task,
 )
 
-TASK_DETAIL_SLOTS = ("return_item", "return_reason", "new_address", "invoice_title")
+# a new task asks for them again; "phone_last4" too, or the form would check the digits given
+# for an earlier order against this one (proven orders stay proven in the verification state)
+TASK_DETAIL_SLOTS = ("phone_last4", "return_item", "return_reason", "new_address", "invoice_title")
 
 
 def no_pending_change() -> list[dict[str, Any]]:

@@ -106,6 +106,24 @@ def test_verified_customer_sees_the_tracking_timeline(bot, sessions):
         assert order.shipments[0].tracking_no in again
 
 
+def test_a_second_order_in_the_same_conversation_is_asked_for_its_own_digits(bot, sessions):
+    with sessions() as session:
+        first = shipped_order(session)
+        second = cancellable_order(session)
+        first_digits, second_digits = phone_last4(first), phone_last4(second)
+        first_no, tracking_no, second_no = (
+            first.order_no,
+            first.shipments[0].tracking_no,
+            second.order_no,
+        )
+    chat = Chat(bot)
+    chat.say(f"查一下订单 {first_no}")
+    assert tracking_no in texts_of(chat.say(first_digits))
+    asked = texts_of(chat.say(f"还有订单 {second_no} 到哪了"))
+    assert "后 4 位" in asked and "对不上" not in asked  # the first order's digits are not reused
+    assert "还没有发货" in texts_of(chat.say(second_digits))
+
+
 def test_three_failures_lock_even_the_right_digits(bot, sessions):
     with sessions() as session:
         order = shipped_order(session)
@@ -164,7 +182,9 @@ def test_cancel_is_previewed_confirmed_and_done_once(bot, sessions):
         order_id = session.scalar(select(Order.id).where(Order.order_no == number))
         assert session.scalar(select(Order.status).where(Order.id == order_id)) == "cancelled"
         requests = session.scalar(
-            select(func.count()).select_from(OrderRequest).where(OrderRequest.order_id == order_id)
+            select(func.count())
+            .select_from(OrderRequest)
+            .where(OrderRequest.order_id == order_id, OrderRequest.kind == "cancel")
         )
         assert requests == 1
 

@@ -163,6 +163,7 @@ async def test_start_keeps_a_defect_said_with_the_request(bot_shop):
     )
     assert events == [
         SlotSet("order_task", "request_return"),
+        SlotSet("phone_last4", None),
         SlotSet("return_item", None),
         SlotSet("return_reason", None),
         SlotSet("new_address", None),
