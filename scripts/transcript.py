@@ -4,8 +4,8 @@
 
 The messages below are sent over the REST channel; product cards are shown as their title,
 price and reasons, as the web chat would render them.  The after-sales conversations use a
-shipped and an unshipped order of the demo shop (``{shipped}``, ``{paid}``) and the last 4
-digits of their phones.
+shipped, an unshipped and a delivered order of the demo shop (``{shipped}``, ``{paid}``,
+``{delivered}``) and the last 4 digits of their phones.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ CONVERSATIONS = {
         "/affirm",
     ],
     "After-sales (English)": [
-        "I need an invoice for order {paid}",
-        "{paid_last4}",
+        "I need an invoice for order {delivered}",
+        "{delivered_last4}",
         "personal",
         "/deny",
         "how long is the warranty on laptops?",
@@ -63,7 +63,7 @@ CONVERSATIONS = {
 
 
 def demo_orders() -> dict[str, str]:
-    """A shipped and an unshipped paid order of the demo shop, with their phones' last digits."""
+    """Shipped, unshipped and delivered orders of the demo shop, with their phones' last digits."""
     from sqlalchemy import select
 
     from kefu.db import make_engine, make_session_factory
@@ -83,7 +83,12 @@ def demo_orders() -> dict[str, str]:
             .where(Order.status == "paid", Order.shipped_at.is_(None))
             .order_by(Order.id.desc())
         ).first()
+        delivered = session.scalars(
+            select(Order).where(Order.status == "delivered").order_by(Order.id.desc())
+        ).first()
         values = {
+            "delivered": delivered.order_no,
+            "delivered_last4": last4(delivered),
             "shipped": shipped.order_no,
             "shipped_last4": last4(shipped),
             "wrong_last4": "0000" if last4(shipped) != "0000" else "1111",
