@@ -59,6 +59,13 @@ def _text(tracker: Tracker) -> str:
     return tracker.latest_message.get("text") or ""
 
 
+def _proven_order(session, tracker: Tracker):
+    """The order in the ``order_no`` slot if this conversation may see it, else None."""
+    return accessible_order(
+        session, verification_state(tracker), tracker.get_slot("order_no") or ""
+    )
+
+
 def _asked(tracker: Tracker, slot: str) -> bool:
     return tracker.get_slot("requested_slot") == slot
 
@@ -178,9 +185,7 @@ class ValidateOrderForm(FormValidationAction):
         except ValueError:
             return {"return_item": None}
         with shop_session() as session:
-            order = accessible_order(
-                session, verification_state(tracker), tracker.get_slot("order_no")
-            )
+            order = _proven_order(session, tracker)
             items = order_items(session, order) if order else []
         if index < 0:
             index = len(items) + 1 + index  # "最后一个" → -1
@@ -209,9 +214,7 @@ class ValidateOrderForm(FormValidationAction):
             return {}
         language = reply_language(tracker)
         with shop_session() as session:
-            order = accessible_order(
-                session, verification_state(tracker), tracker.get_slot("order_no")
-            )
+            order = _proven_order(session, tracker)
             current = dict(order.shipping_address or {}) if order else {}
         parsed = parse_address(_text(tracker), fallback=current)
         place = ("province", "city", "detail")
@@ -281,9 +284,7 @@ class ActionAskReturnItem(Action):
     ) -> list[dict[str, Any]]:
         language = reply_language(tracker)
         with shop_session() as session:
-            order = accessible_order(
-                session, verification_state(tracker), tracker.get_slot("order_no")
-            )
+            order = _proven_order(session, tracker)
             items = order_items(session, order) if order else []
             titles = [item.title_en if language == "en" else item.title_zh for item in items]
         buttons = [
