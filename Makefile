@@ -7,6 +7,8 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export KEFU_ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
+# endpoints.yml names the action server secret; rasa test loads it (scripts/secret.sh keeps it)
+export KEFU_ACTION_SECRET ?= $(shell scripts/secret.sh action_secret)
 
 .PHONY: help setup train db run shell test lint format unit validate test-nlu test-stories gate bench lock clean
 

@@ -68,6 +68,23 @@ class IdentityLimits:
 
 
 @dataclass(frozen=True)
+class ChannelLimits:
+    """What one customer may send on any channel: message length and rate, and the replies."""
+
+    max_message_chars: int = 1000
+    burst: int = 10  # messages sent at once before the rate applies
+    per_minute: int = 20  # sustained messages per minute
+    too_long: Bilingual = Bilingual(
+        "这条消息太长了，请精简到 {limit} 字以内再发一次。",
+        "That message is too long; please keep it under {limit} characters.",
+    )
+    too_fast: Bilingual = Bilingual(
+        "您发得有点快，我跟不上了😅 请稍等几秒再发。",
+        "You're sending messages faster than I can read them; please wait a few seconds.",
+    )
+
+
+@dataclass(frozen=True)
 class AccountHelp:
     """Steps for an account question the bot cannot act on in chat, with the page to do it."""
 
@@ -109,6 +126,7 @@ class ShopConfig:
     exchange_rates: dict[str, Decimal]  # CNY per unit of another currency ("under $300")
     account_help: dict[str, AccountHelp] = field(default_factory=dict)  # intent → steps
     identity: IdentityLimits = field(default_factory=IdentityLimits)
+    channels: ChannelLimits = field(default_factory=ChannelLimits)
 
 
 def _bilingual(data: object, where: str, path: Path) -> Bilingual:
@@ -121,6 +139,23 @@ def _required(data: dict, key: str, where: str, path: Path) -> object:
     if key not in data:
         raise ConfigError(f"{path}: missing '{where}.{key}'")
     return data[key]
+
+
+def _channel_limits(raw: object, path: Path) -> ChannelLimits:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'channels' must be a mapping")
+    numbers = {}
+    for key in ("max_message_chars", "burst", "per_minute"):
+        value = raw.get(key, getattr(ChannelLimits, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{path}: 'channels.{key}' must be a positive whole number")
+        numbers[key] = value
+    texts = {
+        key: _bilingual(raw[key], f"channels.{key}", path)
+        for key in ("too_long", "too_fast")
+        if key in raw
+    }
+    return ChannelLimits(**numbers, **texts)
 
 
 def load_shop_config(path: str | Path | None = None) -> ShopConfig:
@@ -157,6 +192,7 @@ def load_shop_config(path: str | Path | None = None) -> ShopConfig:
         raise ConfigError(f"{path}: 'identity.max_attempts' and 'lock_minutes' must be positive")
     return ShopConfig(
         identity=limits,
+        channels=_channel_limits(raw.get("channels") or {}, path),
         account_help=_account_help(raw.get("account_help") or {}, path),
         storefront=Storefront(
             product_url=str(storefront.get("product_url") or ""),

@@ -12,15 +12,23 @@ export RASA_TELEMETRY_ENABLED=false
 mkdir -p "$STATE_DIR" && chmod 700 "$STATE_DIR"
 export KEFU_ACTION_SERVER_URL="http://127.0.0.1:$ACTIONS_PORT/webhook"
 
-# The HTTP API token: from the environment, or generated once and kept (mode 600) in .kefu/.
+SHOP_PORT=${KEFU_SHOP_PORT:-8000}
+# Shop pages allowed to embed the web chat (CORS and socket.io origins): the demo shop by default.
+export KEFU_ALLOWED_ORIGINS=${KEFU_ALLOWED_ORIGINS:-"http://127.0.0.1:$SHOP_PORT http://localhost:$SHOP_PORT"}
+# Requests larger than this are refused (413) by the Rasa server.
+export SANIC_REQUEST_MAX_SIZE=${KEFU_MAX_BODY_BYTES:-1048576}
+
+# Secrets: from the environment, or generated once and kept (mode 600) in .kefu/.
 if [ -z "${KEFU_API_TOKEN:-}" ]; then
-  if [ ! -s "$STATE_DIR/api_token" ]; then
-    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$STATE_DIR/api_token")
-  fi
-  KEFU_API_TOKEN=$(cat "$STATE_DIR/api_token")
+  KEFU_API_TOKEN=$(scripts/secret.sh api_token)
   TOKEN_SOURCE="$STATE_DIR/api_token"
 else
   TOKEN_SOURCE="the KEFU_API_TOKEN environment variable"
+fi
+export KEFU_ACTION_SECRET=${KEFU_ACTION_SECRET:-$(scripts/secret.sh action_secret)}
+API_AUTH=(--auth-token "$KEFU_API_TOKEN")
+if [ -n "${KEFU_JWT_SECRET:-}" ]; then
+  API_AUTH+=(--jwt-secret "$KEFU_JWT_SECRET" --jwt-method "${KEFU_JWT_METHOD:-HS256}")
 fi
 
 pids=()
@@ -47,7 +55,7 @@ wait_for() {  # url seconds name pid
 .venv/bin/kefu db upgrade
 .venv/bin/kefu demo load --if-empty
 
-.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" > "$STATE_DIR/actions.log" 2>&1 &
+.venv/bin/python -m actions.server --port "$ACTIONS_PORT" > "$STATE_DIR/actions.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$ACTIONS_PORT/health" 60 "action server" "${pids[0]}"
 
@@ -56,18 +64,31 @@ if [ "$MODE" = shell ]; then
   exit 0
 fi
 
-.venv/bin/rasa run -m models/kefu.tar.gz --enable-api --auth-token "$KEFU_API_TOKEN" \
-  --credentials credentials.yml --endpoints endpoints.yml \
-  --port "$RASA_PORT" --log-file "$STATE_DIR/rasa.log" > "$STATE_DIR/rasa.out" 2>&1 &
+echo "kefu: channels (credentials.yml; set a channel's variables to switch it on):"
+.venv/bin/python -m scripts.credentials credentials.yml "$STATE_DIR/credentials.yml"
+# shellcheck disable=SC2086  # the origins are a space-separated list
+.venv/bin/rasa run -m models/kefu.tar.gz --enable-api "${API_AUTH[@]}" --cors $KEFU_ALLOWED_ORIGINS \
+  --credentials "$STATE_DIR/credentials.yml" --endpoints endpoints.yml \
+  --interface "${KEFU_HOST:-127.0.0.1}" --port "$RASA_PORT" \
+  --log-file "$STATE_DIR/rasa.log" > "$STATE_DIR/rasa.out" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$RASA_PORT/status?token=$KEFU_API_TOKEN" 180 "Rasa server" "${pids[1]}"
+
+# The demo shop page with the web chat embedded (KEFU_DEMO_SHOP=0 when the shop is your own).
+if [ "${KEFU_DEMO_SHOP:-1}" != 0 ]; then
+  .venv/bin/kefu demo serve --host 127.0.0.1 --port "$SHOP_PORT" \
+    --bot-url "${KEFU_BOT_URL:-http://127.0.0.1:$RASA_PORT}" > "$STATE_DIR/shop.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$SHOP_PORT/" 60 "demo shop" "${pids[2]}"
+fi
 
 cat <<INFO
 
 kefu is running (Ctrl-C stops it):
+  demo shop         http://127.0.0.1:$SHOP_PORT/   (web chat in the corner)
   REST channel      POST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
                     {"sender": "customer-1", "message": "你好"}
-  socket.io channel http://127.0.0.1:$RASA_PORT/socket.io   (web chat)
+  web chat          <script src="http://127.0.0.1:$RASA_PORT/webhooks/webchat/widget.js" defer></script>
   HTTP API          http://127.0.0.1:$RASA_PORT/  token: in $TOKEN_SOURCE
   action server     http://127.0.0.1:$ACTIONS_PORT/webhook
   logs              $STATE_DIR/rasa.log, $STATE_DIR/actions.log

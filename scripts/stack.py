@@ -34,6 +34,13 @@ class Stack:
     token: str
     rasa_port: int
     actions_port: int
+    shop_port: int
+    action_secret: str = ""
+
+    @property
+    def shop_url(self) -> str:
+        """The demo shop page with the web chat embedded."""
+        return f"http://127.0.0.1:{self.shop_port}"
 
     def rasa_pid(self) -> int | None:
         """PID of the Rasa server process (found by its port on the command line)."""
@@ -53,16 +60,23 @@ class Stack:
 
 @contextlib.contextmanager
 def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
-    """Run scripts/run.sh on free ports with a fresh API token; stop it (Ctrl-C) afterwards."""
+    """Run scripts/run.sh on free ports with fresh secrets; stop it (Ctrl-C) afterwards.
+
+    Channels switched on by variables in the caller's environment (credentials.yml) come up too.
+    """
     if not MODEL.exists():
         raise RuntimeError("models/kefu.tar.gz is missing: run `make train` first")
-    stack = Stack("", secrets.token_urlsafe(24), free_port(), free_port())
+    stack = Stack(
+        "", secrets.token_urlsafe(24), free_port(), free_port(), free_port(), secrets.token_hex(24)
+    )
     stack.url = f"http://127.0.0.1:{stack.rasa_port}"
     env = {
         **os.environ,
         "KEFU_RASA_PORT": str(stack.rasa_port),
         "KEFU_ACTIONS_PORT": str(stack.actions_port),
+        "KEFU_SHOP_PORT": str(stack.shop_port),
         "KEFU_API_TOKEN": stack.token,
+        "KEFU_ACTION_SECRET": stack.action_secret,
     }
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run.sh"), "server"],
@@ -84,7 +98,11 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
                 status = requests.get(
                     f"{stack.url}/status", params={"token": stack.token}, timeout=2
                 )
-                if status.ok:
+                shop_up = (
+                    os.environ.get("KEFU_DEMO_SHOP") == "0"
+                    or requests.get(stack.shop_url, timeout=2).ok
+                )
+                if status.ok and shop_up:
                     break
             time.sleep(1)
         yield stack

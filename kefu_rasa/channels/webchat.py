@@ -1,0 +1,217 @@
+"""The web chat channel: socket.io for kefu's own widget, which this channel also serves.
+
+Compared with Rasa's ``socketio`` channel it
+
+* binds the conversation to the socket: the session id is checked (32 hex digits, else a new
+  one) and remembered server-side at ``session_request``; a message cannot name another
+  conversation's id;
+* only accepts connections from the configured origins (``cors_allowed_origins``) and frames up
+  to ``max_http_buffer_size`` bytes; malformed events are dropped and logged, never raised;
+* passes only known metadata (the shop's signed ``customer_token``) on to the bot;
+* emits ``bot_typing`` around each turn and sends custom payloads (product cards) as
+  ``{"custom": ...}`` instead of Rasa's keyword-argument emit;
+* puts every message behind the guard (length, per-sender rate; ``guard.py``);
+* serves the widget's files (``webchat/``) at ``/webhooks/webchat/<file>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+from kefu_rasa.channels.guard import guarded, pseudonym
+
+logger = logging.getLogger(__name__)
+
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "webchat"
+WIDGET_FILES = {
+    "widget.js": "application/javascript; charset=utf-8",
+    "widget.css": "text/css; charset=utf-8",
+    "socket.io.min.js": "application/javascript; charset=utf-8",
+}
+SESSION_ID = re.compile(r"[0-9a-f]{32}")
+METADATA_KEYS = ("customer_token",)  # what the widget may tell the bot
+USER_EVENT = "user_uttered"
+BOT_EVENT = "bot_uttered"
+TYPING_EVENT = "bot_typing"
+
+
+def parse_origins(value: str | Iterable[str] | None) -> list[str]:
+    """Origins from a space- or comma-separated string (or a list); '*' is refused."""
+    if value is None:
+        return []
+    items = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
+    origins = [str(item).strip().rstrip("/") for item in items if str(item).strip()]
+    for origin in origins:
+        if origin == "*" or not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ValueError(
+                f"web chat: {origin!r} is not an allowed origin; list the shop's origins "
+                "like https://shop.example.com (no wildcards, no paths)"
+            )
+    return origins
+
+
+def checked_session_id(data: object) -> str:
+    """The session id the widget asked for, if well-formed; otherwise a new one."""
+    requested = data.get("session_id") if isinstance(data, dict) else None
+    if isinstance(requested, str) and SESSION_ID.fullmatch(requested):
+        return requested
+    return uuid.uuid4().hex
+
+
+def allowed_metadata(raw: object) -> dict[str, str]:
+    """The known metadata keys with string values; anything else is dropped."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {k: raw[k] for k in METADATA_KEYS if isinstance(raw.get(k), str) and raw[k]}
+
+
+class WebChatOutput(OutputChannel):
+    """Bot messages to every socket of one conversation (its room)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "webchat"
+
+    def __init__(self, sio: AsyncServer) -> None:
+        self.sio = sio
+
+    async def _emit(self, recipient_id: str, message: dict[str, Any]) -> None:
+        await self.sio.emit(BOT_EVENT, message, room=recipient_id)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._emit(recipient_id, {"text": text})
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._emit(recipient_id, {"attachment": {"type": "image", "payload": {"src": image}}})
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        replies = []
+        for button in buttons:
+            reply = {"title": str(button.get("title", ""))}
+            if button.get("url"):
+                reply["url"] = str(button["url"])
+            else:
+                reply["payload"] = str(button.get("payload", ""))
+            replies.append(reply)
+        await self._emit(recipient_id, {"text": text, "quick_replies": replies})
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"custom": json_message})
+
+    async def send_attachment(  # type: ignore[override]
+        self, recipient_id: str, attachment: dict[str, Any], **kwargs: Any
+    ) -> None:
+        await self._emit(recipient_id, {"attachment": attachment})
+
+
+class WebChatInput(InputChannel):
+    """socket.io input for kefu's web chat widget."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "webchat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        credentials = credentials or {}
+        return cls(
+            cors_allowed_origins=parse_origins(credentials.get("cors_allowed_origins")),
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+            max_http_buffer_size=int(credentials.get("max_http_buffer_size", 65536)),
+        )
+
+    def __init__(
+        self,
+        cors_allowed_origins: list[str],
+        socketio_path: str = "/socket.io",
+        max_http_buffer_size: int = 65536,
+    ) -> None:
+        self.cors_allowed_origins = cors_allowed_origins
+        self.socketio_path = socketio_path
+        self.max_http_buffer_size = max_http_buffer_size
+        self.sio: AsyncServer | None = None
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """The output for messages the bot starts (e.g. an agent's reply); None before start."""
+        return WebChatOutput(self.sio) if self.sio else None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(
+            async_mode="sanic",
+            # an empty list would switch the origin check off; no origins means same-origin only
+            cors_allowed_origins=self.cors_allowed_origins or None,
+            max_http_buffer_size=self.max_http_buffer_size,
+        )
+        self.sio = sio
+        bp = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
+        handler = guarded(on_new_message, self.name())
+        output = WebChatOutput(sio)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/<filename>", methods=["GET"])
+        async def widget_file(_: Request, filename: str) -> HTTPResponse:
+            if filename not in WIDGET_FILES:
+                return response.json({"error": "not found"}, status=404)
+            return await response.file(
+                WIDGET_DIR / filename,
+                mime_type=WIDGET_FILES[filename],
+                headers={"Cache-Control": "public, max-age=300"},
+            )
+
+        @sio.on("connect")
+        async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
+            return True
+
+        @sio.on("session_request")
+        async def session_request(sid: str, data: Any = None) -> None:
+            session_id = checked_session_id(data)
+            await sio.save_session(sid, {"session_id": session_id})
+            await sio.enter_room(sid, session_id)
+            await sio.emit("session_confirm", session_id, room=sid)
+
+        @sio.on(USER_EVENT)
+        async def user_uttered(sid: str, data: Any = None) -> None:
+            session = await sio.get_session(sid)
+            session_id = session.get("session_id")
+            text = data.get("message") if isinstance(data, dict) else None
+            if not session_id or not isinstance(text, str) or not text.strip():
+                logger.warning("webchat: dropped a malformed message event from socket %s", sid)
+                return
+            metadata = allowed_metadata(data.get("metadata"))
+            message = UserMessage(
+                text, output, session_id, input_channel=self.name(), metadata=metadata
+            )
+            await sio.emit(TYPING_EVENT, {"on": True}, room=session_id)
+            try:
+                await handler(message)
+            except Exception:
+                logger.exception("webchat: the bot failed on a message from %s", pseudonym(sid))
+            finally:
+                await sio.emit(TYPING_EVENT, {"on": False}, room=session_id)
+
+        return bp
