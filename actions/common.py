@@ -63,18 +63,18 @@ TOKEN_METADATA_KEY = "customer_token"  # the shop's front end sends its signed t
 
 
 def identified_customer(tracker: Tracker) -> int | None:
-    """The customer id from the signed token in the message's metadata, else the one already
-    known in the conversation.
+    """The customer id from the signed token in the latest message's metadata.
 
-    A forged or expired token identifies nobody (logged without the token); without a configured
-    secret (``KEFU_IDENTITY_SECRET``) tokens are not accepted at all.
+    The shop's front end sends the token with every message, so a message without one comes
+    from nobody in particular: after a logout the conversation no longer sees that customer's
+    orders.  A forged or expired token identifies nobody (logged without the token); without a
+    configured secret (``KEFU_IDENTITY_SECRET``) tokens are not accepted at all.
     """
     from kefu.identity import IdentityError, IdentitySecretError, identity_secret, verify_token
 
     token = (tracker.latest_message.get("metadata") or {}).get(TOKEN_METADATA_KEY)
     if not isinstance(token, str) or not token:
-        known = tracker.get_slot("customer_id")
-        return int(known) if known else None
+        return None
     try:
         return verify_token(token, identity_secret())
     except IdentitySecretError:
@@ -98,7 +98,7 @@ def verification_state(tracker: Tracker):
         logger.warning("Discarding an invalid verification state")
         state = VerificationState()
     customer = identified_customer(tracker)
-    return state.logged_in(customer) if customer else state
+    return state.logged_in(customer) if customer else state.logged_out()
 
 
 def send_replies(dispatcher, replies, language: str) -> None:

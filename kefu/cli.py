@@ -53,6 +53,18 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_serve(args: argparse.Namespace) -> int:
+    from kefu.demo.site import resolve_bot_url, serve
+
+    try:
+        bot_url = resolve_bot_url(args.bot_url)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    serve(_session_factory(), host=args.host, port=args.port, bot_url=bot_url)
+    return 0
+
+
 def cmd_catalog_import(args: argparse.Namespace) -> int:
     from kefu.importer import CatalogFileError, import_catalog
 
@@ -237,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--seed", type=int, default=20261130)
     load.add_argument("--if-empty", action="store_true", help="do nothing if products exist")
     load.set_defaults(func=cmd_demo_load)
+    site = demo.add_parser("serve", help="serve the demo shop's web site with the web chat")
+    site.add_argument("--host", default="127.0.0.1")
+    site.add_argument("--port", type=_positive_int, default=8000)
+    site.add_argument(
+        "--bot-url",
+        help="the kefu server the web chat talks to (default: KEFU_BOT_URL, else "
+        "http://127.0.0.1:5005)",
+    )
+    site.set_defaults(func=cmd_demo_serve)
 
     catalog = commands.add_parser("catalog", help="import or export products").add_subparsers(
         dest="action", required=True

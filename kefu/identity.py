@@ -327,6 +327,10 @@ class VerificationState:
         """The state once a token identified ``customer_id``."""
         return replace(self, customer_id=customer_id)
 
+    def logged_out(self) -> VerificationState:
+        """The state for a message without a customer token (orders proven by phone stay)."""
+        return replace(self, customer_id=None)
+
     def is_locked(self, now: float) -> bool:
         return self.locked_until is not None and now < self.locked_until
 

@@ -190,6 +190,9 @@ class WebChatInput(InputChannel):
         @sio.on("session_request")
         async def session_request(sid: str, data: Any = None) -> None:
             session_id = checked_session_id(data)
+            previous = (await sio.get_session(sid)).get("session_id")
+            if previous and previous != session_id:
+                await sio.leave_room(sid, previous)  # one socket, one conversation
             await sio.save_session(sid, {"session_id": session_id})
             await sio.enter_room(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid)

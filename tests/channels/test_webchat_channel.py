@@ -160,6 +160,22 @@ async def test_a_reload_keeps_the_session_and_a_forged_id_gets_a_new_one(server,
         await other.close()
 
 
+async def test_a_new_session_request_leaves_the_old_conversation(server, client):
+    url, _ = server
+    first = await client.start(url)
+    listener = Client()
+    try:
+        await listener.start(url, first)
+        await listener.emit("session_request", {"session_id": None})
+        await listener.next("session_confirm")
+        await client.emit("user_uttered", {"message": "only for the first"})
+        assert await client.next("bot_uttered") == {"text": "echo: only for the first"}
+        with pytest.raises(asyncio.TimeoutError):
+            await listener.next("bot_uttered", timeout=0.5)
+    finally:
+        await listener.close()
+
+
 async def test_a_message_cannot_speak_for_another_conversation(server, client):
     url, bot = server
     mine = await client.start(url)

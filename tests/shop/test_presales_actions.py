@@ -220,6 +220,7 @@ async def test_no_product_in_view_asks_which(shop):
 
 
 async def test_identified_customer_gets_personal_picks(shop, monkeypatch):
+    monkeypatch.setenv("KEFU_IDENTITY_SECRET", SECRET)
     monkeypatch.setattr(actions.products, "_similarity", None)
     phone, shoe = skus_to_ids(shop, "PH-HW-M80", "SH-NK-AF1")
     set_stock(shop, "SH-NK-AF1", 5)
@@ -239,8 +240,9 @@ async def test_identified_customer_gets_personal_picks(shop, monkeypatch):
             CustomerEvent(customer_id=people[3].id, product_id=phone, kind="purchase", at=at)
         )
         me = people[3].id
+    token = {"customer_token": issue_token(me, SECRET)}
     messages, _ = await run(
-        ActionRecommendProducts(), tracker({"product_category": "any", "customer_id": me})
+        ActionRecommendProducts(), tracker({"product_category": "any"}, metadata=token)
     )
     cards = messages[-1]["custom"]["cards"]
     assert cards[0]["sku"] == "SH-NK-AF1"
@@ -274,9 +276,10 @@ def test_customer_from_the_signed_token_in_metadata(monkeypatch, token, expected
     assert identified_customer(latest) == expected
 
 
-def test_without_a_token_the_known_customer_stays(monkeypatch):
+def test_without_a_token_nobody_is_identified_even_after_a_login(monkeypatch):
+    # the front end sends the token with every message: none means logged out
     monkeypatch.setenv("KEFU_IDENTITY_SECRET", SECRET)
-    assert identified_customer(tracker({"customer_id": 9})) == 9
+    assert identified_customer(tracker({"customer_id": 9})) is None
     assert identified_customer(tracker()) is None
 
 

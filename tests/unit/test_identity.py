@@ -365,3 +365,12 @@ def test_pseudonyms_are_stable_keyed_and_opaque():
     assert pseudonymise(42, SECRET) == pseudonymise("42", SECRET)
     with pytest.raises(IdentitySecretError):
         pseudonymise("x", "short")
+
+
+def test_logging_out_forgets_the_customer_but_not_orders_proven_by_phone():
+    from kefu.identity import VerificationState
+
+    state = VerificationState(customer_id=7, verified_orders=("20261103145522",))
+    out = state.logged_out()
+    assert out.customer_id is None
+    assert out.verified_orders == ("20261103145522",)
