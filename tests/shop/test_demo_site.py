@@ -337,7 +337,8 @@ def test_kefu_demo_serve_runs_the_site(shop, database_url):
         while True:
             assert process.poll() is None, process.stdout.read()
             try:
-                response = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                # the first page warms the catalog up: slow on a busy machine, so wait long
+                response = requests.get(f"http://127.0.0.1:{port}/", timeout=30)
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline, "kefu demo serve did not start"
