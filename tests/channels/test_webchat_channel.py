@@ -87,6 +87,12 @@ class Client:
         await self.emit("session_request", {"session_id": session_id})
         return await self.next("session_confirm")
 
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self._reader:
             self._reader.cancel()
@@ -152,19 +158,15 @@ async def test_a_reload_keeps_the_session_and_a_forged_id_gets_a_new_one(server,
     url, _ = server
     kept = "0123456789abcdef0123456789abcdef"
     assert await client.start(url, kept) == kept
-    other = Client()
-    try:
+    async with Client() as other:
         fresh = await other.start(url, "../../etc/passwd")
         assert fresh != "../../etc/passwd" and len(fresh) == 32
-    finally:
-        await other.close()
 
 
 async def test_a_new_session_request_leaves_the_old_conversation(server, client):
     url, _ = server
     first = await client.start(url)
-    listener = Client()
-    try:
+    async with Client() as listener:
         await listener.start(url, first)
         await listener.emit("session_request", {"session_id": None})
         await listener.next("session_confirm")
@@ -172,8 +174,6 @@ async def test_a_new_session_request_leaves_the_old_conversation(server, client)
         assert await client.next("bot_uttered") == {"text": "echo: only for the first"}
         with pytest.raises(asyncio.TimeoutError):
             await listener.next("bot_uttered", timeout=0.5)
-    finally:
-        await listener.close()
 
 
 async def test_a_message_cannot_speak_for_another_conversation(server, client):
@@ -187,13 +187,10 @@ async def test_a_message_cannot_speak_for_another_conversation(server, client):
 async def test_every_socket_of_a_conversation_sees_the_replies(server, client):
     url, _ = server
     session_id = await client.start(url)
-    second_tab = Client()
-    try:
+    async with Client() as second_tab:
         await second_tab.start(url, session_id)
         await client.emit("user_uttered", {"message": "两个标签页"})
         assert await second_tab.next("bot_uttered") == {"text": "echo: 两个标签页"}
-    finally:
-        await second_tab.close()
 
 
 async def test_malformed_events_are_dropped_and_the_socket_still_works(server, client):
@@ -209,14 +206,11 @@ async def test_malformed_events_are_dropped_and_the_socket_still_works(server, c
 
 async def test_a_message_before_the_session_request_is_dropped(server):
     url, bot = server
-    c = Client()
-    await c.connect(url)
-    try:
+    async with Client() as c:
+        await c.connect(url)
         await c.emit("user_uttered", {"message": "who am I"})
         await asyncio.sleep(0.3)
         assert bot.messages == []
-    finally:
-        await c.close()
 
 
 async def test_garbage_frames_do_not_take_the_server_down(server, client):
@@ -240,11 +234,11 @@ async def test_garbage_frames_do_not_take_the_server_down(server, client):
 async def test_an_oversized_frame_closes_only_that_connection(server, client):
     url, _ = server
     await client.start(url)
-    big = Client()
-    await big.start(url)
-    await big.emit("user_uttered", {"message": "x" * 100_000})
-    await asyncio.sleep(0.5)
-    assert not big.connected
+    async with Client() as big:
+        await big.start(url)
+        await big.emit("user_uttered", {"message": "x" * 100_000})
+        await asyncio.sleep(0.5)
+        assert not big.connected
     await client.emit("user_uttered", {"message": "small"})
     assert await client.next("bot_uttered") == {"text": "echo: small"}
 
@@ -263,13 +257,10 @@ async def test_a_flood_from_one_sender_is_slowed_politely(server, client):
     replies = [await client.next("bot_uttered") for _ in range(LIMITS.burst + 1)]
     assert len(bot.messages) == LIMITS.burst
     assert {"text": LIMITS.too_fast.get("en")} in replies
-    other = Client()  # another customer is served as usual
-    try:
+    async with Client() as other:  # another customer is served as usual
         await other.start(url)
         await other.emit("user_uttered", {"message": "我也在"})
         assert await other.next("bot_uttered") == {"text": "echo: 我也在"}
-    finally:
-        await other.close()
 
 
 async def test_a_too_long_message_gets_a_polite_answer_in_its_language(server, client):
