@@ -10,7 +10,7 @@ export KEFU_ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 # endpoints.yml names the action server secret; rasa test loads it (scripts/secret.sh keeps it)
 export KEFU_ACTION_SECRET ?= $(shell scripts/secret.sh action_secret)
 
-.PHONY: help setup train db run shell test lint format unit validate test-nlu test-stories gate bench lock clean
+.PHONY: help setup train db run shell test lint format unit validate test-nlu test-stories gate bench demo-report lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ bench: train  ## latency, throughput, memory, training time; catalog import and 
 	$(PY) -m benchmarks.bench
 	$(PY) -m benchmarks.search_bench
 	$(PY) -m benchmarks.recommend
+
+demo-report: train  ## send the demo customers' conversations through the bot, then `kefu report`
+	$(PY) -m scripts.demo_report --out results/report.html
 
 lock: setup  ## re-resolve requirements.in into requirements.lock
 	scripts/lock.sh

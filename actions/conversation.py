@@ -1,4 +1,4 @@
-"""Actions for the conversation intents: help and the way to a human after failed fallbacks."""
+"""Actions for the conversation intents: help (the way to a person is in actions/service.py)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,4 @@ class ActionHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(response="utter_help", **contact_details(reply_language(tracker)))
-        return []
-
-
-class ActionOfferHuman(Action):
-    """After the bot failed twice in a row, point the customer to a person."""
-
-    def name(self) -> str:
-        return "action_offer_human"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(
-            response="utter_offer_human", **contact_details(reply_language(tracker))
-        )
         return []

@@ -11,18 +11,28 @@ all or nothing, once per ``request_key`` (the same key returns the first outcome
 Erasure waits ``account.erasure_grace_days``: :func:`request_erasure` records the day after
 which it is due, and :func:`process_due_erasures` (``kefu privacy erase-due``, run daily)
 erases the customers whose day has passed with :func:`erase_customer`.  Erasing removes the
-name, phone, e-mail and saved addresses; orders, payments and refunds are kept for the
-accounts, their delivery address reduced to the province and city.
+name, phone, e-mail and saved addresses, and what they wrote in chats kept by the shop
+(hand-off transcripts and messages, rating comments); orders, payments and refunds are kept for
+the accounts, their delivery address reduced to the province and city.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from kefu.models import Address, Customer, CustomerEvent, Order, OrderRequest
+from kefu.models import (
+    Address,
+    CsatRating,
+    Customer,
+    CustomerEvent,
+    HandoffTicket,
+    Order,
+    OrderRequest,
+    TicketMessage,
+)
 from kefu.order_tasks import PendingChange
 from kefu.orders import (
     DONE,
@@ -198,8 +208,9 @@ def request_erasure(
 def erase_customer(session: Session, customer_id: int, now: datetime) -> None:
     """Anonymise the customer, all or nothing: name → :data:`ERASED_NAME`, no phone, e-mail or
     saved addresses, newsletter off; their orders' delivery address keeps only the province
-    and city.  Orders, payments and refunds stay.  Erasing again changes nothing more (the
-    first ``erased_at`` is kept)."""
+    and city; their hand-off tickets lose transcript, entities, summary and messages, their
+    ratings the comment (reasons, ratings and times stay for analytics).  Orders, payments and
+    refunds stay.  Erasing again changes nothing more (the first ``erased_at`` is kept)."""
     customer = lock_row(session, Customer, customer_id)
     with session.begin_nested():
         customer.name = ERASED_NAME
@@ -210,6 +221,25 @@ def erase_customer(session: Session, customer_id: int, now: datetime) -> None:
         session.execute(delete(Address).where(Address.customer_id == customer.id))
         # browse history is personal too; purchases stay visible through the kept orders
         session.execute(delete(CustomerEvent).where(CustomerEvent.customer_id == customer.id))
+        # what they wrote in chats: hand-off transcripts and messages, rating comments
+        tickets = select(HandoffTicket.id).where(HandoffTicket.customer_id == customer.id)
+        session.execute(
+            delete(TicketMessage)
+            .where(TicketMessage.ticket_id.in_(tickets))
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(HandoffTicket)
+            .where(HandoffTicket.customer_id == customer.id)
+            .values(transcript=[], entities={}, summary="")
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(CsatRating)
+            .where(CsatRating.customer_id == customer.id)
+            .values(comment=None)
+            .execution_options(synchronize_session=False)
+        )
         session.expire(customer, ["addresses"])
         query = select(Order).where(Order.customer_id == customer.id).with_for_update()
         for order in session.scalars(query.execution_options(populate_existing=True)):

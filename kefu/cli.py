@@ -65,6 +65,33 @@ def cmd_demo_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent_serve(args: argparse.Namespace) -> int:
+    from kefu.agent_console import ConsoleConfigError, load_settings, serve
+
+    try:
+        settings = load_settings(args.rasa_url)
+    except ConsoleConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    serve(_session_factory(), settings, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_agent_hash_password(args: argparse.Namespace) -> int:
+    from getpass import getpass
+
+    from kefu.agent_console import MIN_PASSWORD_CHARS, hash_password
+
+    # from the terminal without echo, or the first line piped in
+    tty = sys.stdin.isatty()
+    password = getpass("password: ") if tty else sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_CHARS:
+        print(f"error: a password needs at least {MIN_PASSWORD_CHARS} characters", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
 def cmd_catalog_import(args: argparse.Namespace) -> int:
     from kefu.importer import CatalogFileError, import_catalog
 
@@ -231,6 +258,30 @@ def cmd_privacy_erase_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from kefu.report import ReportError, run_report
+
+    out = args.out or (None if args.json else Path("report.html"))
+    try:
+        written = run_report(
+            since=args.since,
+            until=args.until,
+            out=out,
+            json_out=args.json,
+            session_factory=_session_factory,
+            tracker_db=args.tracker_db,
+            shop_url=database_url(),
+        )
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot write the report: {error}", file=sys.stderr)
+        return 1
+    print(written.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kefu", description="kefu shop tools (database from KEFU_DB_URL, SQLite by default)"
@@ -258,6 +309,27 @@ def build_parser() -> argparse.ArgumentParser:
         "http://127.0.0.1:5005)",
     )
     site.set_defaults(func=cmd_demo_serve)
+
+    agent = commands.add_parser(
+        "agent", help="the agents' console for human hand-off"
+    ).add_subparsers(dest="action", required=True)
+    console = agent.add_parser(
+        "serve",
+        help="serve the agents' console (agents from KEFU_AGENTS, cookie secret from "
+        "KEFU_AGENT_SECRET, Rasa API token from KEFU_API_TOKEN)",
+    )
+    console.add_argument("--host", default="127.0.0.1")
+    console.add_argument("--port", type=_positive_int, default=8100)
+    console.add_argument(
+        "--rasa-url",
+        default="http://127.0.0.1:5005",
+        help="the Rasa server's HTTP API (default http://127.0.0.1:5005)",
+    )
+    console.set_defaults(func=cmd_agent_serve)
+    agent.add_parser(
+        "hash-password",
+        help="read a password from standard input and print its hash for KEFU_AGENTS",
+    ).set_defaults(func=cmd_agent_hash_password)
 
     catalog = commands.add_parser("catalog", help="import or export products").add_subparsers(
         dest="action", required=True
@@ -328,6 +400,24 @@ def build_parser() -> argparse.ArgumentParser:
         "erase-due",
         help="erase the personal data of customers whose erasure request is due (run daily)",
     ).set_defaults(func=cmd_privacy_erase_due)
+
+    report = commands.add_parser(
+        "report", help="customer-needs and satisfaction report (HTML and/or JSON)"
+    )
+    report.add_argument(
+        "--since", default="30d", help="30d, 12h, 2w before --until, or a date (default: 30d)"
+    )
+    report.add_argument(
+        "--until", help="end: a date (that day included) or date-time on the shop's clock; now"
+    )
+    report.add_argument("--out", type=Path, help="HTML file (default: report.html)")
+    report.add_argument("--json", type=Path, help="also (or only) write the figures as JSON")
+    report.add_argument(
+        "--tracker-db",
+        help="the Rasa tracker store's database URL (default: KEFU_TRACKER_DB_URL, else "
+        "sqlite:///.kefu/trackers.db)",
+    )
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -84,6 +87,69 @@ class ChannelLimits:
     )
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 24 * 60
+_HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*[-–~]\s*(\d{1,2}):(\d{2})\s*")
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """When people answer hand-offs (office hours in the shop's time zone) and when the bot
+    hands a conversation over.
+
+    ``office_hours`` maps a weekday (``mon`` … ``sun``) to the minutes after that day's midnight
+    at which agents start and stop, ``[start, end)``; a day not listed (or ``closed`` in
+    shop.yml) is closed.  An end
+    before the start ("20:00-02:00") runs past midnight, stored as an end above 1440.
+    """
+
+    timezone: str = "Asia/Shanghai"
+    office_hours: dict[str, tuple[int, int]] = field(
+        default_factory=lambda: {day: (9 * 60, 21 * 60) for day in WEEKDAYS}
+    )
+    fallbacks_before_handoff: int = 2  # "I did not understand" this often, then a person
+    complaint_sentiment: float = -0.5  # a complaint at or below this is handed over at once
+    pause_bot: bool = True  # the bot stays quiet while a person has the conversation
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, now: datetime) -> datetime:
+        """``now`` in the shop's time zone; a naive ``now`` is UTC, as the shop stores times."""
+        aware = now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+        return aware.astimezone(self.zone)
+
+    def _spans(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The open period that starts on ``day`` (shop time), if any, as aware datetimes.
+        Office hours are wall-clock times: "09:00" is 09:00 on a daylight-saving day too."""
+        hours = self.office_hours.get(WEEKDAYS[day.weekday()])
+        if hours is None:
+            return []
+        midnight = datetime.combine(day, time.min)
+        start, end = ((midnight + timedelta(minutes=m)).replace(tzinfo=self.zone) for m in hours)
+        return [(start, end)]
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether agents are working at ``now``."""
+        local = self.local(now)
+        for day in (local.date() - timedelta(days=1), local.date()):
+            if any(start <= local < end for start, end in self._spans(day)):
+                return True
+        return False
+
+    def next_opening(self, now: datetime) -> datetime:
+        """When agents are next at work, in the shop's time zone: ``now`` itself while open."""
+        local = self.local(now)
+        if self.is_open(local):
+            return local
+        for offset in range(8):
+            for start, _ in self._spans(local.date() + timedelta(days=offset)):
+                if start > local:
+                    return start
+        raise ValueError("the office hours have no open day")  # prevented by the loader
+
+
 @dataclass(frozen=True)
 class AccountHelp:
     """Steps for an account question the bot cannot act on in chat, with the page to do it."""
@@ -127,6 +193,7 @@ class ShopConfig:
     account_help: dict[str, AccountHelp] = field(default_factory=dict)  # intent → steps
     identity: IdentityLimits = field(default_factory=IdentityLimits)
     channels: ChannelLimits = field(default_factory=ChannelLimits)
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
 
 def _bilingual(data: object, where: str, path: Path) -> Bilingual:
@@ -156,6 +223,66 @@ def _channel_limits(raw: object, path: Path) -> ChannelLimits:
         if key in raw
     }
     return ChannelLimits(**numbers, **texts)
+
+
+def _office_hours(raw: object, path: Path) -> dict[str, tuple[int, int]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'handoff.office_hours' must map weekdays (mon..sun) to hours")
+    hours = {}
+    for day, value in raw.items():
+        where = f"handoff.office_hours.{day}"
+        if day not in WEEKDAYS:
+            raise ConfigError(f"{path}: '{where}' is not a weekday (one of {', '.join(WEEKDAYS)})")
+        if value is None or value == "closed":
+            continue
+        match = _HOURS.fullmatch(value) if isinstance(value, str) else None
+        if not match:
+            raise ConfigError(f'{path}: \'{where}\' must be "HH:MM-HH:MM", e.g. "09:00-21:00"')
+        h1, m1, h2, m2 = (int(part) for part in match.groups())
+        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+            raise ConfigError(f"{path}: '{where}' has a time that does not exist ({value})")
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if end == start:
+            raise ConfigError(f"{path}: '{where}' opens and closes at the same time ({value})")
+        hours[day] = (start, end if end > start else end + MINUTES_PER_DAY)
+    if not hours:
+        raise ConfigError(f"{path}: 'handoff.office_hours' needs at least one open day")
+    return hours
+
+
+def _handoff(raw: object, path: Path) -> HandoffSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'handoff' must be a mapping")
+    settings = HandoffSettings()
+    zone = raw.get("timezone", settings.timezone)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, TypeError, ValueError):
+        raise ConfigError(
+            f"{path}: 'handoff.timezone' must be a time zone name such as Asia/Shanghai, "
+            f"not {zone!r}"
+        ) from None
+    fallbacks = raw.get("fallbacks_before_handoff", settings.fallbacks_before_handoff)
+    if isinstance(fallbacks, bool) or not isinstance(fallbacks, int) or fallbacks < 1:
+        raise ConfigError(f"{path}: 'handoff.fallbacks_before_handoff' must be a positive number")
+    threshold = raw.get("complaint_sentiment", settings.complaint_sentiment)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ConfigError(f"{path}: 'handoff.complaint_sentiment' must be a number from -1 to 0")
+    if not -1 <= threshold <= 0:
+        raise ConfigError(f"{path}: 'handoff.complaint_sentiment' must be a number from -1 to 0")
+    office_hours = (
+        _office_hours(raw["office_hours"], path) if "office_hours" in raw else settings.office_hours
+    )
+    pause_bot = raw.get("pause_bot", settings.pause_bot)
+    if not isinstance(pause_bot, bool):
+        raise ConfigError(f"{path}: 'handoff.pause_bot' must be true or false")
+    return HandoffSettings(
+        timezone=zone,
+        office_hours=office_hours,
+        fallbacks_before_handoff=fallbacks,
+        complaint_sentiment=float(threshold),
+        pause_bot=pause_bot,
+    )
 
 
 def load_shop_config(path: str | Path | None = None) -> ShopConfig:
@@ -193,6 +320,7 @@ def load_shop_config(path: str | Path | None = None) -> ShopConfig:
     return ShopConfig(
         identity=limits,
         channels=_channel_limits(raw.get("channels") or {}, path),
+        handoff=_handoff(raw.get("handoff") or {}, path),
         account_help=_account_help(raw.get("account_help") or {}, path),
         storefront=Storefront(
             product_url=str(storefront.get("product_url") or ""),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     false,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import declarative_base, relationship
 
 NAMING = {
@@ -71,6 +73,11 @@ REQUEST_KINDS = (
 )
 REQUEST_STATUSES = ("done", "refused")
 LANGUAGES = ("zh", "en")
+# hand-off to a human agent (kefu.handoff): why, and the ticket's lifecycle
+HANDOFF_REASONS = ("requested", "fallbacks", "complaint", "frustration")
+TICKET_STATUSES = ("open", "claimed", "closed", "abandoned")
+TICKET_ACTIVE_STATUSES = ("open", "claimed")
+TICKET_MESSAGE_AUTHORS = ("agent", "customer")
 
 
 def _in(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -416,13 +423,92 @@ class OrderRequest(Base):
     created_at = Column(DateTime, nullable=False)
 
 
+class HandoffTicket(Base):
+    """A conversation handed to a human agent (kefu.handoff): open → claimed → closed, or
+    abandoned when the customer leaves.  At most one open or claimed ticket per conversation
+    (a partial unique index).  ``transcript`` (the last messages with the bot), ``entities``
+    and ``summary`` are personal data: :func:`kefu.account.erase_customer` clears them."""
+
+    __tablename__ = "handoff_tickets"
+    __table_args__ = (
+        _in("reason", HANDOFF_REASONS),
+        _in("status", TICKET_STATUSES),
+        Index(
+            "uq_handoff_tickets_active_conversation",
+            "conversation_id",
+            unique=True,
+            postgresql_where=sql_text("status IN ('open', 'claimed')"),
+            sqlite_where=sql_text("status IN ('open', 'claimed')"),
+        ),
+        Index("ix_handoff_tickets_status_created", "status", "created_at"),
+    )
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    customer_id = Column(Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    channel = Column(String(32), nullable=False)
+    language = Column(String(8), nullable=False)
+    reason = Column(String(16), nullable=False)
+    status = Column(String(16), nullable=False, index=True)
+    agent = Column(String(64))
+    summary = Column(Text, nullable=False, default="")
+    intents = Column(JSON, nullable=False, default=list)
+    entities = Column(JSON, nullable=False, default=dict)
+    sentiment = Column(Float)
+    transcript = Column(JSON, nullable=False, default=list)  # [{"who", "text", "at"}], last 50
+    created_at = Column(DateTime, nullable=False)
+    claimed_at = Column(DateTime)
+    closed_at = Column(DateTime)  # closed or abandoned
+    messages = relationship(
+        "TicketMessage",
+        back_populates="ticket",
+        cascade="all, delete-orphan",
+        order_by=lambda: [TicketMessage.created_at, TicketMessage.id],
+    )
+
+
+class TicketMessage(Base):
+    """A message between the agent and the customer on a hand-off ticket."""
+
+    __tablename__ = "ticket_messages"
+    __table_args__ = (_in("author", TICKET_MESSAGE_AUTHORS),)
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("handoff_tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    author = Column(String(16), nullable=False)
+    agent = Column(String(64))
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    ticket = relationship("HandoffTicket", back_populates="messages")
+
+
+class CsatRating(Base):
+    """A customer's satisfaction rating (1–5) of a conversation (kefu.csat), for analytics.
+    ``comment`` is personal data (stored redacted; cleared on erasure)."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),)
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    customer_id = Column(Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    rating = Column(SmallInteger, nullable=False)
+    comment = Column(Text)
+    intents = Column(JSON, nullable=False, default=list)
+    language = Column(String(8), nullable=False)
+    channel = Column(String(32), nullable=False)
+    human_involved = Column(Boolean, nullable=False, default=False)
+    created_at = Column(DateTime, nullable=False, index=True)
+
+
 __all__ = [
     "Address",
     "Base",
     "Brand",
     "Category",
+    "CsatRating",
     "Customer",
     "CustomerEvent",
+    "HandoffTicket",
     "Invoice",
     "Order",
     "OrderItem",
@@ -437,4 +523,5 @@ __all__ = [
     "SearchTerm",
     "Shipment",
     "ShipmentEvent",
+    "TicketMessage",
 ]

@@ -82,6 +82,15 @@ if [ "${KEFU_DEMO_SHOP:-1}" != 0 ]; then
   wait_for "http://127.0.0.1:$SHOP_PORT/" 60 "demo shop" "${pids[2]}"
 fi
 
+# The agents' console for human hand-off, when agents are configured (kefu agent hash-password).
+AGENT_PORT=${KEFU_AGENT_PORT:-8100}
+if [ -n "${KEFU_AGENTS:-}" ] && [ -n "${KEFU_AGENT_SECRET:-}" ]; then
+  KEFU_API_TOKEN="$KEFU_API_TOKEN" .venv/bin/kefu agent serve --host 127.0.0.1 --port "$AGENT_PORT" \
+    --rasa-url "http://127.0.0.1:$RASA_PORT" > "$STATE_DIR/agent.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$AGENT_PORT/login" 60 "agent console" "${pids[-1]}"
+fi
+
 cat <<INFO
 
 kefu is running (Ctrl-C stops it):
@@ -93,4 +102,7 @@ kefu is running (Ctrl-C stops it):
   action server     http://127.0.0.1:$ACTIONS_PORT/webhook
   logs              $STATE_DIR/rasa.log, $STATE_DIR/actions.log
 INFO
+if [ -n "${KEFU_AGENTS:-}" ] && [ -n "${KEFU_AGENT_SECRET:-}" ]; then
+  echo "  agent console     http://127.0.0.1:$AGENT_PORT/   (log: $STATE_DIR/agent.log)"
+fi
 wait -n "${pids[@]}"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from kefu.agent_console import hash_password
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "kefu.tar.gz"
 
@@ -36,6 +38,9 @@ class Stack:
     actions_port: int
     shop_port: int
     action_secret: str = ""
+    agent_port: int = 0
+    agent_name: str = "xiaoli"
+    agent_password: str = ""
 
     @property
     def shop_url(self) -> str:
@@ -70,6 +75,7 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
         "", secrets.token_urlsafe(24), free_port(), free_port(), free_port(), secrets.token_hex(24)
     )
     stack.url = f"http://127.0.0.1:{stack.rasa_port}"
+    stack.agent_port, stack.agent_password = free_port(), secrets.token_urlsafe(16)
     env = {
         **os.environ,
         "KEFU_RASA_PORT": str(stack.rasa_port),
@@ -77,6 +83,9 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
         "KEFU_SHOP_PORT": str(stack.shop_port),
         "KEFU_API_TOKEN": stack.token,
         "KEFU_ACTION_SECRET": stack.action_secret,
+        "KEFU_AGENT_PORT": str(stack.agent_port),
+        "KEFU_AGENTS": f"{stack.agent_name}:{hash_password(stack.agent_password)}",
+        "KEFU_AGENT_SECRET": secrets.token_urlsafe(48),
     }
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run.sh"), "server"],
@@ -102,7 +111,10 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
                     os.environ.get("KEFU_DEMO_SHOP") == "0"
                     or requests.get(stack.shop_url, timeout=2).ok
                 )
-                if status.ok and shop_up:
+                console_up = requests.get(
+                    f"http://127.0.0.1:{stack.agent_port}/login", timeout=2
+                ).ok
+                if status.ok and shop_up and console_up:
                     break
             time.sleep(1)
         yield stack

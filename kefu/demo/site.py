@@ -13,8 +13,6 @@ CSRF tokens and the access log holds neither client addresses nor personal data.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
 import hmac
 import html
@@ -37,11 +35,11 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kefu.catalog import CategoryTree
 from kefu.config import ShopConfig, shop_config
-from kefu.db import session_scope
 from kefu.identity import IdentitySecretError, identity_secret, issue_token, mask_name
 from kefu.models import Brand, Category, Customer, Order, Product
 from kefu.products import money
 from kefu.search import SearchQuery, search
+from kefu.web import run_in_session, sign
 
 logger = logging.getLogger(__name__)
 
@@ -122,17 +120,10 @@ _CUSTOMER_ID = re.compile(r"[1-9][0-9]{0,17}")
 _EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
-def _mac(secret: str, *parts: str) -> str:
-    """HMAC-SHA256 over ``parts`` (domain-separated from the customer tokens), base64url."""
-    message = "|".join(("kefu-demo-shop", *parts)).encode("utf-8")
-    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 def session_value(customer_id: int, secret: str, now: float | None = None) -> str:
     """The session cookie for ``customer_id``: ``id.expiry.signature``."""
     expires = int(time.time() if now is None else now) + SESSION_SECONDS
-    return f"{customer_id}.{expires}.{_mac(secret, 'session', str(customer_id), str(expires))}"
+    return f"{customer_id}.{expires}.{sign(secret, 'session', str(customer_id), str(expires))}"
 
 
 def session_customer(value: str | None, secret: str, now: float | None = None) -> int | None:
@@ -140,7 +131,7 @@ def session_customer(value: str | None, secret: str, now: float | None = None) -
     parts = (value or "").split(".")
     if len(parts) != 3 or not _CUSTOMER_ID.fullmatch(parts[0]) or not _EXPIRY.fullmatch(parts[1]):
         return None
-    expected = _mac(secret, "session", parts[0], parts[1])
+    expected = sign(secret, "session", parts[0], parts[1])
     if not hmac.compare_digest(expected.encode("ascii"), parts[2].encode("ascii", "replace")):
         return None
     if int(parts[1]) <= (time.time() if now is None else now):
@@ -150,7 +141,7 @@ def session_customer(value: str | None, secret: str, now: float | None = None) -
 
 def logout_token(session: str, secret: str) -> str:
     """The CSRF token of the logout form: bound to the session it ends."""
-    return _mac(secret, "logout", session)
+    return sign(secret, "logout", session)
 
 
 # ---- placeholder pictures ---------------------------------------------------------------------
@@ -393,13 +384,7 @@ CATEGORIES = "kefu_categories"  # request key: the category menu
 
 async def in_db(request: web.Request, work: Callable[..., T], *args: Any) -> T:
     """``work(session, *args)`` in one transaction, on a worker thread."""
-    factory = request.app[SITE].factory
-
-    def run() -> T:
-        with session_scope(factory) as session:
-            return work(session, *args)
-
-    return await asyncio.to_thread(run)
+    return await run_in_session(request.app[SITE].factory, work, *args)
 
 
 async def _customer(request: web.Request) -> tuple[int, str] | None:

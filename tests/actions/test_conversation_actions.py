@@ -1,7 +1,7 @@
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import ActionHelp, ActionOfferHuman
+from actions.conversation import ActionHelp
 from kefu.config import shop_config
 
 
@@ -35,13 +35,6 @@ async def test_help_fills_contact_details_in_english():
     assert message["hours"] == config.customer_service.hours.en
     assert message["hotline"] == config.customer_service.hotline
     assert message["email"] == config.customer_service.email
-
-
-async def test_offer_human_uses_chinese_details_for_chinese_conversations():
-    messages, events = await run(ActionOfferHuman(), "zh")
-    assert events == []
-    assert messages[0]["response"] == "utter_offer_human"
-    assert messages[0]["hours"] == shop_config().customer_service.hours.zh
 
 
 async def test_unknown_language_falls_back_to_the_shop_default():

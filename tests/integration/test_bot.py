@@ -38,7 +38,11 @@ def test_answers_english_greeting_in_english(bot):
 def test_follows_the_language_of_the_latest_message(bot):
     sender = uuid.uuid4().hex
     assert bot.texts("hi there", sender) == [variation("utter_greet", "en")["text"]]
-    assert bot.texts("谢谢你", sender) == [variation("utter_thank", "zh")["text"]]
+    # the first thanks also asks for a rating: once per session
+    assert bot.texts("谢谢你", sender) == [
+        variation("utter_thank", "zh")["text"],
+        variation("utter_ask_csat", "zh")["text"],
+    ]
     assert bot.texts("thanks a lot", sender) == [variation("utter_thank", "en")["text"]]
 
 
@@ -48,7 +52,10 @@ def test_switch_language_is_kept_until_changed(bot):
         variation("utter_language_switched", "en")["text"]
     ]
     # the customer keeps writing Chinese but asked for English replies
-    assert bot.texts("谢谢", sender) == [variation("utter_thank", "en")["text"]]
+    assert bot.texts("谢谢", sender) == [
+        variation("utter_thank", "en")["text"],
+        variation("utter_ask_csat", "en")["text"],
+    ]
     assert bot.texts("switch back to chinese please", sender) == [
         variation("utter_language_switched", "zh")["text"]
     ]

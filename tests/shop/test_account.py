@@ -21,8 +21,10 @@ from kefu.account import (
     request_erasure,
     set_newsletter,
 )
+from kefu.csat import record_rating
 from kefu.db import make_engine, session_scope
-from kefu.models import Address, Base, Customer, Order, OrderRequest, Payment, Refund
+from kefu.handoff import add_message, open_ticket, ticket
+from kefu.models import Address, Base, CsatRating, Customer, Order, OrderRequest, Payment, Refund
 from kefu.orders import ChangeOutcome, outcome_text
 from kefu.policies import DEFAULT_POLICIES_PATH, load_policies
 
@@ -358,6 +360,56 @@ def test_erase_customer_is_all_or_nothing_and_can_run_again(shop):
         erase_customer(session, shop.zhang, NOW)
         raise RuntimeError("a later step of the same unit of work failed")
     assert state(shop) == before
+
+
+def test_erasure_clears_what_the_customer_wrote_in_chats(shop):
+    def chat(session, customer_id: int, name: str) -> tuple[int, int]:
+        opened = open_ticket(
+            session,
+            conversation_id=f"conv-{customer_id}",
+            channel="webchat",
+            language="zh",
+            reason="requested",
+            transcript=[{"who": "customer", "text": f"我是{name}，住{DETAIL}", "at": ""}],
+            intents=["request_return"],
+            entities={"order_id": "2602190900000001", "product": name},
+            sentiment=-0.2,
+            customer_id=customer_id,
+            now=NOW,
+        )
+        add_message(session, opened.id, "customer", f"{name}，{DETAIL}")
+        rating = record_rating(
+            session,
+            conversation_id=f"conv-{customer_id}",
+            rating=2,
+            comment=f"{name}：{DETAIL}",
+            intents=["request_return"],
+            language="zh",
+            channel="webchat",
+            human_involved=True,
+            customer_id=customer_id,
+            now=NOW,
+        )
+        return opened.id, rating.id
+
+    with session_scope(shop.factory) as session:
+        zhang = chat(session, shop.zhang, NAME)
+        li = chat(session, shop.li, "李四")
+    with session_scope(shop.factory) as session:
+        erase_customer(session, shop.zhang, AFTER_DUE)
+    with session_scope(shop.factory) as session:
+        erased, kept = ticket(session, zhang[0]), ticket(session, li[0])
+        comments = [session.get(CsatRating, rating_id).comment for rating_id in (zhang[1], li[1])]
+        rating = session.get(CsatRating, zhang[1]).rating
+    assert (erased.transcript, erased.entities, erased.summary, erased.messages) == ((), {}, "", ())
+    assert (erased.reason, erased.intents, erased.sentiment) == (
+        "requested",
+        ("request_return",),
+        -0.2,
+    )
+    assert comments[0] is None and rating == 2
+    assert_private(json.dumps([erased.__dict__, comments[0]], ensure_ascii=False, default=str))
+    assert kept.transcript and kept.messages and comments[1] == f"李四：{DETAIL}"
 
 
 def test_the_grace_period_comes_from_the_policies(shop, tmp_path):

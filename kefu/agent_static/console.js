@@ -1,0 +1,133 @@
+/* The agent console's polling: the queue every 5 s, a ticket's live conversation every 2 s.
+   Everything is written with textContent: nothing the server sends is parsed as HTML. */
+(function () {
+  'use strict';
+
+  var QUEUE_EVERY_MS = 5000;
+  var LIVE_EVERY_MS = 2000;
+  var EXPIRED = '登录已过期，请重新登录。 · Your session has expired: log in again.';
+  var OFFLINE = '暂时无法刷新。 · Cannot refresh right now.';
+
+  function cell(row, text, className) {
+    var td = document.createElement('td');
+    td.textContent = text;
+    if (className) td.className = className;
+    row.appendChild(td);
+    return td;
+  }
+
+  function link(href, text) {
+    var a = document.createElement('a');
+    a.href = href;
+    a.textContent = text;
+    return a;
+  }
+
+  function poll(url, every, onData, onProblem) {
+    var timer = null;
+    function tick() {
+      fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then(function (response) {
+          if (response.status === 401) {
+            onProblem(EXPIRED);
+            return null; // stop: only a new login helps
+          }
+          if (!response.ok) throw new Error('HTTP ' + response.status);
+          return response.json().then(function (data) {
+            onProblem('');
+            onData(data);
+            timer = setTimeout(tick, every);
+          });
+        })
+        .catch(function () {
+          onProblem(OFFLINE);
+          timer = setTimeout(tick, every);
+        });
+    }
+    timer = setTimeout(tick, every);
+    return function () { clearTimeout(timer); };
+  }
+
+  function startQueue(table) {
+    var body = table.querySelector('[data-console="queue-rows"]');
+    var empty = document.querySelector('[data-console="queue-empty"]');
+    var status = document.querySelector('[data-console="queue-status"]');
+    poll(table.getAttribute('data-poll'), QUEUE_EVERY_MS, function (data) {
+      var rows = document.createDocumentFragment();
+      data.tickets.forEach(function (ticket) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-console', 'ticket');
+        tr.setAttribute('data-ticket-id', String(ticket.id));
+        tr.setAttribute('data-status', ticket.status);
+        cell(tr, '').appendChild(link(ticket.href, String(ticket.id)));
+        cell(tr, ticket.reason_text);
+        cell(tr, ticket.language);
+        cell(tr, ticket.channel);
+        cell(tr, ticket.waiting).title = ticket.opened;
+        cell(tr, '').appendChild(link(ticket.href, ticket.summary));
+        cell(tr, ticket.sentiment_text, 'mood mood--' + (ticket.mood || 'none'));
+        cell(tr, ticket.agent || '—');
+        rows.appendChild(tr);
+      });
+      body.replaceChildren(rows);
+      if (empty) empty.hidden = data.tickets.length > 0;
+    }, function (problem) {
+      if (status) status.textContent = problem;
+    });
+  }
+
+  function who(message) {
+    if (message.who === 'agent') return message.agent;
+    return message.who === 'customer' ? '客户 · customer' : '机器人 · bot';
+  }
+
+  function startLive(list) {
+    var error = document.querySelector('[data-console="live-error"]');
+    var status = document.querySelector('[data-console="status"]');
+    var shown = '';
+    poll(list.getAttribute('data-live'), LIVE_EVERY_MS, function (data) {
+      if (status && data.row) {
+        status.textContent = data.row.status_text + (data.agent ? '（' + data.agent + '）' : '');
+        status.setAttribute('data-status', data.status);
+      }
+      if (error) {
+        error.textContent = data.error || '';
+        error.hidden = !data.error;
+      }
+      if (data.error) return; // keep what is on the page
+      var key = JSON.stringify(data.messages);
+      if (key === shown) return;
+      shown = key;
+      var atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
+      var items = document.createDocumentFragment();
+      data.messages.forEach(function (message) {
+        var li = document.createElement('li');
+        li.className = 'message message--' + message.who;
+        li.setAttribute('data-from', message.who);
+        [['message__who', who(message)], ['message__at', message.at],
+          ['message__text', message.text]].forEach(function (part) {
+          var span = document.createElement('span');
+          span.className = part[0];
+          span.textContent = part[1];
+          li.appendChild(span);
+        });
+        items.appendChild(li);
+      });
+      list.replaceChildren(items);
+      if (atBottom) list.scrollTop = list.scrollHeight;
+    }, function (problem) {
+      if (problem && error) {
+        error.textContent = problem;
+        error.hidden = false;
+      }
+    });
+    list.scrollTop = list.scrollHeight;
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    var queue = document.querySelector('[data-poll]');
+    if (queue) startQueue(queue);
+    var live = document.querySelector('[data-live]');
+    if (live) startLive(live);
+  });
+})();
