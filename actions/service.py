@@ -77,6 +77,8 @@ def session_record(tracker: Tracker) -> SessionRecord:
             record.transcript.append({"who": "bot", "text": event["text"], "at": _at(event)})
         elif kind == "pause":
             record.human_involved = True
+        elif kind == "resume":
+            record.customer = []  # the mood before a person took over no longer counts
     return record
 
 

@@ -18,6 +18,11 @@ cannot be reached or refuses, nothing is stored (and an automatic claim made by 
 undone).  Closing appends ``resume`` and a "the bot is back" message the same way, so the
 conversation's slots and form stay as they were.
 
+A customer can leave while waiting.  The queue abandons (客户已离开) the tickets of customers
+silent for ``handoff.customer_gone_minutes`` (shop.yml, equal to the bot's session expiry), and
+the bot abandons a conversation's ticket itself when a new session starts there
+(``actions/session.py``).  Replies to an abandoned ticket are refused like those to a closed one.
+
 Agents are configured in ``KEFU_AGENTS`` (``name:pbkdf2_sha256$iterations$salt$hash``, comma
 separated; ``kefu agent hash-password`` makes a hash), the session cookie is signed with
 ``KEFU_AGENT_SECRET`` and Rasa's HTTP API token comes from ``KEFU_API_TOKEN``.  The house
@@ -42,7 +47,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote
@@ -95,6 +100,9 @@ LOGIN_PER_MINUTE = 2
 RASA_TIMEOUT_SECONDS = 10.0
 MAX_LIVE_MESSAGES = 200
 RECENT_ORDERS = 5
+SWEEP_INTERVAL_SECONDS = 60.0  # how often the queue looks for customers who left
+MAX_SWEPT = 20  # tickets looked at per sweep (one call to Rasa each)
+HANDOFF_SLOT = "handoff_ticket"  # the domain slot holding the conversation's ticket id
 
 # what the bot says when the agent closes the ticket, in the ticket's language
 BOT_IS_BACK = {
@@ -467,6 +475,25 @@ def queue_data(session: Session, now: datetime, settings: HandoffSettings) -> li
     return [ticket_row(view, now, settings) for view in handoff.open_tickets(session)]
 
 
+def last_customer_message_at(events: object) -> float | None:
+    """When the customer last wrote (a Unix time), from a tracker's events; None if never."""
+    if not isinstance(events, list):
+        return None
+    stamps = [
+        event["timestamp"]
+        for event in events
+        if isinstance(event, dict)
+        and event.get("event") == "user"
+        and isinstance(event.get("timestamp"), (int, float))
+    ]
+    return max(stamps, default=None)
+
+
+def waiting_since_before(session: Session, cutoff: datetime) -> list[TicketView]:
+    """Active tickets opened before ``cutoff`` (naive UTC): those whose customer may be gone."""
+    return [view for view in handoff.open_tickets(session) if view.created_at < cutoff]
+
+
 def _transcript_time(value: object, settings: HandoffSettings) -> str:
     try:
         moment = datetime.fromisoformat(str(value))
@@ -577,6 +604,7 @@ class Console:
     limiter: RateLimiter
     handoff: HandoffSettings
     revoked: dict[str, float] = field(default_factory=dict)  # logged-out nonce → expiry
+    last_sweep: float = -math.inf  # time.monotonic() of the last look for departed customers
 
     def revoke(self, nonce: str) -> None:
         now = time.time()
@@ -772,14 +800,38 @@ async def logout(request: web.Request) -> NoReturn:
 # ---- the queue --------------------------------------------------------------------------------
 
 
+async def sweep_departed(request: web.Request) -> None:
+    """Abandon the tickets whose customer has been silent for ``customer_gone_minutes`` (their
+    conversation's session is over; the bot starts a new one when they come back).  Runs at
+    most once a minute and looks at no more than :data:`MAX_SWEPT` tickets; a ticket whose
+    conversation Rasa cannot show is left as it is."""
+    console = request.app[CONSOLE]
+    started = time.monotonic()
+    if started - console.last_sweep < SWEEP_INTERVAL_SECONDS:
+        return
+    console.last_sweep = started
+    cutoff = handoff.stored_time(None) - timedelta(minutes=console.handoff.customer_gone_minutes)
+    for view in (await in_db(request, waiting_since_before, cutoff))[:MAX_SWEPT]:
+        try:
+            state = await console.rasa.tracker(view.conversation_id)
+        except RasaError:
+            continue
+        last = last_customer_message_at(state.get("events"))
+        if last is None or last < cutoff.replace(tzinfo=timezone.utc).timestamp():
+            await in_db(request, handoff.abandon, view.id)
+            logger.info("agent console: ticket %s abandoned, the customer left", view.id)
+
+
 async def queue_page(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
+    await sweep_departed(request)
     rows = await in_db(request, queue_data, handoff.stored_time(None), console.handoff)
     return render(request, "tickets.html", tickets=rows)
 
 
 async def queue_json(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
+    await sweep_departed(request)
     rows = await in_db(request, queue_data, handoff.stored_time(None), console.handoff)
     return web.json_response({"tickets": rows})
 
@@ -958,10 +1010,12 @@ async def reply(request: web.Request) -> web.Response:
 def hand_back_events(language: str) -> list[dict[str, str]]:
     """Rasa events that give a conversation back to the bot: ``resume``; a turn boundary (the
     customer's messages during the hand-off got no bot action, so the next one must start a
-    fresh turn, or the bot's rules would not recognise it); and the bot's "I'm back"."""
+    fresh turn, or the bot's rules would not recognise it); the ticket slot cleared; and the bot's
+    "I'm back"."""
     back = BOT_IS_BACK["en" if language == "en" else "zh"]
     return [
         {"event": "resume"},
+        {"event": "slot", "name": HANDOFF_SLOT, "value": None},
         {"event": "action", "name": "action_listen"},
         {"event": "bot", "text": back},
     ]

@@ -110,6 +110,7 @@ class HandoffSettings:
     fallbacks_before_handoff: int = 2  # "I did not understand" this often, then a person
     complaint_sentiment: float = -0.5  # a complaint at or below this is handed over at once
     pause_bot: bool = True  # the bot stays quiet while a person has the conversation
+    customer_gone_minutes: int = 60  # silent this long while waiting: the customer has left
 
     @property
     def zone(self) -> ZoneInfo:
@@ -276,12 +277,16 @@ def _handoff(raw: object, path: Path) -> HandoffSettings:
     pause_bot = raw.get("pause_bot", settings.pause_bot)
     if not isinstance(pause_bot, bool):
         raise ConfigError(f"{path}: 'handoff.pause_bot' must be true or false")
+    gone = raw.get("customer_gone_minutes", settings.customer_gone_minutes)
+    if isinstance(gone, bool) or not isinstance(gone, int) or gone < 1:
+        raise ConfigError(f"{path}: 'handoff.customer_gone_minutes' must be a positive number")
     return HandoffSettings(
         timezone=zone,
         office_hours=office_hours,
         fallbacks_before_handoff=fallbacks,
         complaint_sentiment=float(threshold),
         pause_bot=pause_bot,
+        customer_gone_minutes=gone,
     )
 
 

@@ -565,3 +565,15 @@ def abandon(session: Session, ticket_id: int, now: datetime | None = None) -> Ti
         .execution_options(synchronize_session=False)
     )
     return _view(_load(session, ticket_id))
+
+
+def abandon_conversation(
+    session: Session, conversation_id: str, now: datetime | None = None
+) -> TicketView | None:
+    """The customer left the conversation (its session ended, or they started over): its open
+    or claimed ticket, if any, becomes ``abandoned`` and leaves the queue.  None when the
+    conversation had no active ticket."""
+    active = _active_ticket(session, conversation_id)
+    if active is None:
+        return None
+    return abandon(session, active.id, now)

@@ -321,7 +321,7 @@ def _normalised(text: str) -> str:
     return _NOT_A_WORD_CHAR.sub("", fold_width(text).lower())
 
 
-def frustrated(recent: Sequence[tuple[str, float]]) -> bool:
+def frustrated(recent: Sequence[tuple[str, float]], neutral_repeats: bool = True) -> bool:
     """Whether the customer's last messages, oldest first as ``(text, score)``, show frustration.
 
     Within the last :data:`FRUSTRATION_WINDOW` messages, any of:
@@ -329,7 +329,8 @@ def frustrated(recent: Sequence[tuple[str, float]]) -> bool:
     * two or more strongly negative ones (score ≤ :data:`STRONG_NEGATIVE`);
     * the latest is negative (≤ :data:`NEGATIVE`) with repeated "?" / "!" ("到底发不发货？？");
     * the latest repeats an earlier one, not positive and not trivially short ("where is my
-      order" asked again means the bot's answer did not help).
+      order" asked again means the bot's answer did not help).  With ``neutral_repeats`` off
+      the repeat must be negative too: on an ordinary turn "再来几个看看" twice is browsing.
     """
     window = list(recent)[-FRUSTRATION_WINDOW:]
     if not window:
@@ -340,7 +341,8 @@ def frustrated(recent: Sequence[tuple[str, float]]) -> bool:
     if value <= NEGATIVE and _REPEATED_MARKS.search(fold_width(text)):
         return True
     latest = _normalised(text)
-    if len(latest) < REPEAT_MIN_CHARS or value >= NEUTRAL_BAND:
+    counts = value < NEUTRAL_BAND if neutral_repeats else value <= NEGATIVE
+    if len(latest) < REPEAT_MIN_CHARS or not counts:
         return False
     return any(
         difflib.SequenceMatcher(None, latest, _normalised(earlier)).ratio() >= REPEAT_SIMILARITY

@@ -65,6 +65,16 @@ def test_a_person_is_requested_the_bot_pauses_and_resumes(bot, sessions):
     assert bot.texts("有什么新款手机推荐？", sender)  # rules work again after the hand-back
 
 
+def test_a_customer_who_starts_over_leaves_the_queue(bot, sessions):
+    sender = uuid.uuid4().hex
+    assert any(said(bot.texts("转人工客服", sender), r, "zh") for r in HANDOFF_RESPONSES)
+    assert ticket_of(sessions, sender).status == "open"
+    bot.texts("/restart", sender)  # handled while paused; the next message starts a session
+    assert bot.texts("你好", sender) == [variation("utter_greet", "zh")["text"]]
+    left = ticket_of(sessions, sender)
+    assert left.status == "abandoned" and left.closed_at is not None
+
+
 def test_a_furious_complaint_goes_to_a_person_at_once(bot, sessions):
     sender = uuid.uuid4().hex
     replies = bot.texts("什么垃圾质量，用了一天就坏了，气死我了！！", sender)

@@ -33,6 +33,7 @@ from kefu.agent_console import (
     ConsoleSettings,
     create_app,
     hash_password,
+    last_customer_message_at,
     load_settings,
     login_allowed,
     parse_agents,
@@ -75,6 +76,7 @@ class FakeRasa:
     calls: list[Call] = field(default_factory=list)
     trackers: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_with: int | None = None  # answer every call with this status
+    broken: set[str] = field(default_factory=set)  # conversations answered with a 500
     url: str = ""
     runner: web.AppRunner | None = None
 
@@ -93,8 +95,8 @@ class FakeRasa:
         self.calls.append(Call(request.method, conversation_id, dict(request.query), body))
         if request.query.get("token") != self.token:
             return web.json_response({"reason": "NotAuthenticated"}, status=401)
-        if self.fail_with:
-            return web.json_response({"reason": "Broken"}, status=self.fail_with)
+        if self.fail_with or conversation_id in self.broken:
+            return web.json_response({"reason": "Broken"}, status=self.fail_with or 500)
         tracker = self.trackers.setdefault(conversation_id, {"events": [], "paused": False})
         if request.method == "POST" and match.group(2):
             for event in body:
@@ -616,6 +618,7 @@ async def test_closing_resumes_the_bot_with_a_message_in_the_tickets_language(
             {"token": TOKEN, "output_channel": "latest", "execute_side_effects": "true"},
             [
                 {"event": "resume"},
+                {"event": "slot", "name": "handoff_ticket", "value": None},
                 {"event": "action", "name": "action_listen"},
                 {"event": "bot", "text": BOT_IS_BACK[language]},
             ],
@@ -804,3 +807,51 @@ def test_session_cookies_expire_and_cannot_be_altered():
     assert agent_console.csrf_token(value, SECRET) != agent_console.csrf_token(
         session_value("小李", SECRET), SECRET
     )  # a new session, new tokens
+
+
+# ---- customers who leave ----------------------------------------------------------------------
+
+
+async def test_the_queue_abandons_tickets_whose_customer_left(factory, rasa, console_for):
+    gone = open_ticket(factory, "conv-gone", minutes_ago=90)  # silent since the hand-off
+    waiting = open_ticket(factory, "conv-waiting", minutes_ago=90)  # wrote 10 minutes ago
+    unknown = open_ticket(factory, "conv-unknown", minutes_ago=90)  # Rasa cannot show it
+    fresh = open_ticket(factory, "conv-fresh", minutes_ago=5)  # not looked at
+    now = time.time()
+    rasa.conversation("conv-gone", [{"event": "user", "timestamp": now - 91 * 60, "text": "人工"}])
+    rasa.conversation(
+        "conv-waiting",
+        [
+            {"event": "user", "timestamp": now - 91 * 60, "text": "人工"},
+            {"event": "user", "timestamp": now - 10 * 60, "text": "还在等吗"},
+        ],
+    )
+    rasa.broken.add("conv-unknown")
+    console = await console_for(factory, rasa.url)
+    alice = await console.agent("alice")
+
+    _, body = await alice.json("/tickets.json")
+    assert [row["id"] for row in body["tickets"]] == [waiting.id, unknown.id, fresh.id]
+    assert current(factory, gone.id).status == "abandoned"
+    looked_at = sorted(c.conversation_id for c in rasa.calls if c.method == "GET")
+    assert looked_at == ["conv-gone", "conv-unknown", "conv-waiting"]
+    # a reply to the abandoned ticket is refused, and nothing reaches Rasa
+    page = await alice.post(f"/tickets/{gone.id}/reply", {"text": "您好，还在吗？"})
+    assert page.status == 409 and "客户已离开" in page.text
+    assert rasa.posts() == []
+    # the queue looks again only after a minute
+    calls = len(rasa.calls)
+    await alice.json("/tickets.json")
+    assert len(rasa.calls) == calls
+
+
+def test_the_customers_last_message_is_read_from_the_tracker_events():
+    assert last_customer_message_at([]) is None
+    assert last_customer_message_at("broken") is None
+    events = [
+        {"event": "user", "timestamp": 5.0},
+        {"event": "bot", "timestamp": 9.0},
+        {"event": "user", "timestamp": 7.0},
+        {"event": "user"},
+    ]
+    assert last_customer_message_at(events) == 7.0

@@ -2,9 +2,11 @@
 
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
@@ -412,6 +414,9 @@ def test_the_projects_shop_config_has_the_handoff_section():
     assert handoff.office_hours == {day: (540, 1260) for day in handoff.office_hours}
     assert len(handoff.office_hours) == 7
     assert (handoff.fallbacks_before_handoff, handoff.complaint_sentiment) == (2, -0.5)
+    domain = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))
+    # the console's "customer left" and the bot's new session mean the same silence
+    assert handoff.customer_gone_minutes == domain["session_config"]["session_expiration_time"]
 
 
 def test_a_missing_section_means_the_defaults(tmp_path):
@@ -486,6 +491,8 @@ def test_the_module_functions_default_to_the_shop_config(tmp_path):
         ("handoff: {fallbacks_before_handoff: true}", r"'handoff\.fallbacks_before_handoff'"),
         ("handoff: {complaint_sentiment: -1.5}", r"'handoff\.complaint_sentiment'"),
         ("handoff: {complaint_sentiment: high}", r"'handoff\.complaint_sentiment'"),
+        ("handoff: {customer_gone_minutes: 0}", r"'handoff\.customer_gone_minutes'"),
+        ("handoff: {customer_gone_minutes: soon}", r"'handoff\.customer_gone_minutes'"),
     ],
 )
 def test_invalid_handoff_settings_name_the_file_and_key(tmp_path, handoff, message):

@@ -7,12 +7,14 @@ from datetime import datetime, timezone
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 import actions.common
 import actions.service
+import actions.session
 from actions.service import (
     ActionAskCsat,
     ActionHandleComplaint,
@@ -20,6 +22,8 @@ from actions.service import (
     ActionRecordCsat,
     session_record,
 )
+from actions.session import ActionSessionStart
+from kefu import handoff
 from kefu.db import session_scope
 from kefu.models import CsatRating, HandoffTicket
 
@@ -184,3 +188,70 @@ def test_the_session_record_starts_at_the_last_session_start():
     assert record.intents == ["recommend_product"]
     assert record.started == 5.0
     assert record.customer == [("新问题", 0.2)]
+
+
+def test_the_mood_before_a_person_took_over_no_longer_counts_after_the_hand_back():
+    events = [
+        user("气死了 还没到", "complaint", -0.9),
+        {"event": "pause", "timestamp": 2.0},
+        user("你好？？", "greet", -0.4),
+        {"event": "resume", "timestamp": 3.0},
+        user("再查下订单", "track_order", 0.0),
+    ]
+    record = session_record(tracker(events))
+    assert record.human_involved
+    assert record.customer == [("再查下订单", 0.0)]
+    assert [t["text"] for t in record.transcript] == ["气死了 还没到", "你好？？", "再查下订单"]
+
+
+def session_domain(carry_over=True):
+    return {"session_config": {"carry_over_slots_to_new_session": carry_over}}
+
+
+async def run_session_start(tracker_, domain):
+    dispatcher = CollectingDispatcher()
+    events = await ActionSessionStart().run(dispatcher, tracker_, domain)
+    return dispatcher.messages, events
+
+
+async def test_a_new_session_abandons_the_ticket_the_customer_walked_away_from(bot_shop):
+    await run(ActionHandoff(), tracker([user("转人工", "contact_human_agent")]))
+    (ticket,) = tickets(bot_shop)
+    old = tracker(
+        [user("转人工", "contact_human_agent")],
+        slots={"handoff_ticket": ticket.id, "csat_asked": True, "order_id": "2511061423379058"},
+    )
+    messages, events = await run_session_start(old, session_domain())
+    assert messages == []
+    assert events == [
+        SessionStarted(),
+        SlotSet("language", "zh"),
+        SlotSet("order_id", "2511061423379058"),
+        ActionExecuted("action_listen"),
+    ]  # the ticket and the rating question belong to the old session
+    (left,) = tickets(bot_shop)
+    assert left.status == "abandoned" and left.closed_at is not None
+    # another customer waiting behind moves up; a second session start changes nothing
+    await run_session_start(old, session_domain())
+    assert tickets(bot_shop)[0].status == "abandoned"
+
+
+async def test_a_closed_ticket_stays_closed_and_no_slots_carry_over_when_configured(bot_shop):
+    await run(ActionHandoff(), tracker([user("人工", "contact_human_agent")]))
+    with session_scope(bot_shop.factory) as session:
+        handoff.close(session, tickets(bot_shop)[0].id, "alice")
+    _, events = await run_session_start(
+        tracker([], slots={"order_id": "2511061423379058"}), session_domain(carry_over=False)
+    )
+    assert events == [SessionStarted(), ActionExecuted("action_listen")]
+    assert tickets(bot_shop)[0].status == "closed"
+
+
+async def test_a_database_failure_does_not_stop_the_new_session(bot_shop, monkeypatch, caplog):
+    def broken():
+        raise OperationalError("SELECT 1", {}, Exception("database is down"))
+
+    monkeypatch.setattr(actions.session, "shop_session", broken)
+    _, events = await run_session_start(tracker([]), session_domain())
+    assert events[0] == SessionStarted() and events[-1] == ActionExecuted("action_listen")
+    assert "could not abandon" in caplog.text

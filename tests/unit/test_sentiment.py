@@ -241,6 +241,14 @@ def test_the_same_question_asked_again_is_frustration():
     assert not frustrated(scored("我的订单到哪了", "发票怎么开"))
 
 
+def test_without_neutral_repeats_only_a_negative_repeat_is_frustration():
+    browsing = [("再来几个看看", 0.0), ("再来几个看看", 0.0)]
+    assert frustrated(browsing)
+    assert not frustrated(browsing, neutral_repeats=False)
+    annoyed = [("where is my parcel, it is late", -0.35), ("where is my parcel?? it is late", -0.4)]
+    assert frustrated(annoyed, neutral_repeats=False)
+
+
 def test_nothing_to_judge():
     assert not frustrated([])
     assert not frustrated(scored("你好"))
