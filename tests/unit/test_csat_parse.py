@@ -70,6 +70,15 @@ RATINGS = {
     "terrible": 1,
     "awful": 1,
     "very dissatisfied": 1,
+    "满分": 5,
+    "happy": 4,
+    "very happy": 5,
+    "mediocre": 3,
+    "full marks": 5,
+    # a negation is read before the word it negates
+    "not happy": 2,
+    "unhappy": 2,
+    "not pleased": 2,
     # explicit ratings count inside a longer answer
     "5分，物流很快，客服也耐心": 5,
     "4/5 would be 5 if delivery was faster": 4,
