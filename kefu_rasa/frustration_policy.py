@@ -16,11 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -29,11 +26,11 @@ from rasa.shared.core.events import (
     SessionStarted,
     UserUttered,
 )
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from kefu.language import SUPPORTED_LANGUAGES
 from kefu.sentiment import frustrated
+from kefu_rasa.fixed_policy import FixedPolicy
 from kefu_rasa.language_detector import LANGUAGE_KEY
 from kefu_rasa.sentiment_analyzer import SENTIMENT_KEY
 
@@ -63,7 +60,7 @@ def mood_window(
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
-class FrustrationPolicy(Policy):
+class FrustrationPolicy(FixedPolicy):
     """Predicts the hand-off when the customer's recent messages show frustration."""
 
     @staticmethod
@@ -79,28 +76,6 @@ class FrustrationPolicy(Policy):
             # a neutral question asked again is browsing ("还有别的吗") on an ordinary turn
             "neutral_repeats": False,
         }
-
-    @staticmethod
-    def supported_data() -> SupportedData:
-        """Needs no training data."""
-        return SupportedData.ML_AND_RULE_DATA
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        """Policies get a featurizer they do not use here."""
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        """Nothing to learn: the behaviour is fixed and configured."""
-        return self._resource
 
     def should_hand_off(self, tracker: DialogueStateTracker) -> bool:
         """Whether this user turn shows frustration the bot should not answer itself."""

@@ -14,25 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from kefu.language import SUPPORTED_LANGUAGES
+from kefu_rasa.fixed_policy import FixedPolicy
 from kefu_rasa.language_detector import LANGUAGE_KEY
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
-class LanguagePolicy(Policy):
+class LanguagePolicy(FixedPolicy):
     """Sets the ``language`` slot and answers messages in unsupported languages."""
 
     @staticmethod
@@ -44,28 +41,6 @@ class LanguagePolicy(Policy):
             "preferred_language_slot": "preferred_language",
             "unsupported_language_action": "utter_unsupported_language",
         }
-
-    @staticmethod
-    def supported_data() -> SupportedData:
-        """Needs no training data."""
-        return SupportedData.ML_AND_RULE_DATA
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        """Policies get a featurizer they do not use here."""
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        """Nothing to learn: the behaviour is fixed and configured."""
-        return self._resource
 
     def _reply_language(self, tracker: DialogueStateTracker, detected: str | None) -> str | None:
         preferred = tracker.get_slot(self.config["preferred_language_slot"])

@@ -65,6 +65,16 @@ def test_a_person_is_requested_the_bot_pauses_and_resumes(bot, sessions):
     assert bot.texts("有什么新款手机推荐？", sender)  # rules work again after the hand-back
 
 
+def test_a_frustrated_customer_goes_to_a_person_whatever_they_ask(bot, sessions):
+    sender = uuid.uuid4().hex
+    first = bot.texts("你这机器人怎么回事啊 烦死了", sender)
+    assert not any(said(first, r, "zh") for r in HANDOFF_RESPONSES)
+    replies = bot.texts("查个订单怎么这么麻烦 烦死了", sender)  # an order question, angrily
+    assert any(said(replies, r, "zh") for r in HANDOFF_RESPONSES)
+    ticket = ticket_of(sessions, sender)
+    assert ticket.reason == "frustration" and ticket.sentiment < -0.5
+
+
 def test_a_customer_who_starts_over_leaves_the_queue(bot, sessions):
     sender = uuid.uuid4().hex
     assert any(said(bot.texts("转人工客服", sender), r, "zh") for r in HANDOFF_RESPONSES)

@@ -9,7 +9,6 @@ import io
 import logging
 import os
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,7 +44,8 @@ from kefu.cli import main
 from kefu.db import session_scope
 from kefu.models import TicketMessage
 from kefu.ratelimit import RateLimiter
-from scripts.stack import ROOT, free_port
+from scripts.stack import free_port
+from tests.cli_server import kefu_serving
 from tests.shop.order_shop import DETAIL, PHONE
 
 TOKEN = "rasa-api-token-for-tests-0123456789"
@@ -749,7 +749,6 @@ def test_kefu_agent_hash_password_reads_standard_input(monkeypatch, capsys):
 
 
 def test_kefu_agent_serve_runs_the_console(factory, database_url):
-    port = free_port()
     env = {
         **os.environ,
         "KEFU_DB_URL": database_url,
@@ -757,39 +756,19 @@ def test_kefu_agent_serve_runs_the_console(factory, database_url):
         "KEFU_AGENT_SECRET": SECRET,
         "KEFU_API_TOKEN": TOKEN,
     }
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "kefu.cli", "agent", "serve"),
-            *("--port", str(port), "--rasa-url", "http://127.0.0.1:5999"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}/login", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "kefu agent serve did not start"
-                time.sleep(0.2)
-        assert response.status_code == 200 and 'data-console="login-form"' in response.text
+    args = ["agent", "serve", "--rasa-url", "http://127.0.0.1:5999"]
+    with kefu_serving(args, env, "/login") as served:
+        assert served.first.status_code == 200
+        assert 'data-console="login-form"' in served.first.text
         session = requests.Session()
-        csrf = CSRF.search(session.get(f"http://127.0.0.1:{port}/login").text).group(1)
+        csrf = CSRF.search(session.get(f"{served.url}/login").text).group(1)
         login = session.post(
-            f"http://127.0.0.1:{port}/login",
+            f"{served.url}/login",
             data={"csrf": csrf, "name": "alice", "password": PASSWORDS["alice"]},
             allow_redirects=False,
         )
         assert login.status_code == 303
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=10)
+    output = served.output
     assert "127.0.0.1:5999" in output and "1 agent(s)" in output
     assert re.search(r'"POST /login HTTP/1\.1" 303', output)  # the access log, no addresses
     assert not re.search(r"127\.0\.0\.1 \[", output)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from http.cookies import SimpleCookie
@@ -23,7 +21,7 @@ from kefu.demo import site
 from kefu.demo.site import create_app, resolve_bot_url, session_customer, session_value
 from kefu.identity import verify_token
 from kefu.models import Customer, Product
-from scripts.stack import ROOT, free_port
+from tests.cli_server import kefu_serving
 from tests.shop.order_shop import PHONE
 
 BOT = "http://127.0.0.1:5005"
@@ -321,35 +319,15 @@ def test_cli_refuses_a_bad_bot_url(capsys):
 
 
 def test_kefu_demo_serve_runs_the_site(shop, database_url):
-    port = free_port()
     env = {**os.environ, "KEFU_DB_URL": database_url, "KEFU_BOT_URL": "http://127.0.0.1:5999"}
     env.pop("KEFU_IDENTITY_SECRET", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "demo", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                # the first page warms the catalog up: slow on a busy machine, so wait long
-                response = requests.get(f"http://127.0.0.1:{port}/", timeout=30)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "kefu demo serve did not start"
-                time.sleep(0.2)
-        assert response.status_code == 200
-        assert 'src="http://127.0.0.1:5999/webhooks/webchat/widget.js"' in response.text
-        login = requests.get(f"http://127.0.0.1:{port}/login", timeout=5)
+    # the first page warms the catalog up: slow on a busy machine, so wait long
+    with kefu_serving(["demo", "serve"], env, "/", first_timeout=30) as served:
+        assert served.first.status_code == 200
+        assert 'src="http://127.0.0.1:5999/webhooks/webchat/widget.js"' in served.first.text
+        login = requests.get(f"{served.url}/login", timeout=5)
         assert 'data-shop="login-disabled"' in login.text
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=10)
+    output = served.output
     assert "张三丰" not in output and "127.0.0.1:5999" in output
     assert re.search(r'"GET / HTTP/1\.1" 200', output)  # the access log, without addresses
     assert not re.search(r"127\.0\.0\.1 \[", output)

@@ -547,32 +547,24 @@ def test_the_migration_downgrades_and_upgrades(database_url):
     engine.dispose()
 
 
+def ticket_row(conversation_id: str, status: str) -> HandoffTicket:
+    return HandoffTicket(
+        conversation_id=conversation_id,
+        channel="webchat",
+        language="zh",
+        reason="requested",
+        status=status,
+        summary="",
+        created_at=NOW,
+    )
+
+
 def test_the_database_allows_one_active_ticket_per_conversation(factory):
     opened = open_(factory)
     with pytest.raises(IntegrityError), session_scope(factory) as session:
-        session.add(
-            HandoffTicket(
-                conversation_id=opened.conversation_id,
-                channel="webchat",
-                language="zh",
-                reason="requested",
-                status="claimed",
-                summary="",
-                created_at=NOW,
-            )
-        )
+        session.add(ticket_row(opened.conversation_id, "claimed"))
         session.flush()
     # closed tickets of the same conversation are not limited
     with session_scope(factory) as session:
-        session.add(
-            HandoffTicket(
-                conversation_id=opened.conversation_id,
-                channel="webchat",
-                language="zh",
-                reason="requested",
-                status="closed",
-                summary="",
-                created_at=NOW,
-            )
-        )
+        session.add(ticket_row(opened.conversation_id, "closed"))
     assert count(factory) == 2
