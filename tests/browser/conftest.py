@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -129,10 +132,11 @@ def page_options() -> dict:
     return {"viewport": {"width": 1280, "height": 860}, "locale": "zh-CN"}
 
 
-@pytest.fixture
-def page(browser: Browser, page_options: dict, request):
-    """A fresh browser profile (empty localStorage and cookies) for one test."""
-    context = browser.new_context(**page_options)
+@contextmanager
+def watched_page(browser: Browser, options: dict, screenshot: Path) -> Iterator[Page]:
+    """A page in a fresh browser profile (empty localStorage and cookies); at the end a
+    full-page screenshot is saved and the test fails on any script error or CSP violation."""
+    context = browser.new_context(**options)
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
@@ -147,9 +151,16 @@ def page(browser: Browser, page_options: dict, request):
     )
     yield page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / _screenshot_name(request)))
+    page.screenshot(path=str(screenshot), full_page=True)
     context.close()
-    assert not errors, f"script errors or CSP violations in the page: {errors}"
+    assert not errors, f"script errors or CSP violations in {page.url}: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, page_options: dict, request):
+    """A fresh browser profile for one test; screenshot <test>.png at the end."""
+    with watched_page(browser, page_options, SCREENSHOTS / _screenshot_name(request)) as page:
+        yield page
 
 
 @pytest.fixture

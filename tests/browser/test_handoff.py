@@ -18,7 +18,7 @@ from sqlalchemy import select
 from kefu.agent_console import BOT_IS_BACK
 from kefu.db import make_engine, make_session_factory
 from kefu.models import HandoffTicket
-from tests.browser.conftest import SCREENSHOTS, _screenshot_name
+from tests.browser.conftest import SCREENSHOTS, _screenshot_name, watched_page
 
 pytestmark = pytest.mark.model
 
@@ -66,27 +66,10 @@ def active_ticket():
 @pytest.fixture
 def agent_page(browser: Browser, request) -> Iterator[Page]:
     """A second browser profile for the agent; screenshot <test>_agent.png at the end."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    yield page
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(
-        path=str(SCREENSHOTS / _screenshot_name(request).replace(".png", "_agent.png")),
-        full_page=True,
-    )
-    context.close()
-    assert not errors, f"script errors or CSP violations in the console: {errors}"
+    options = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
+    screenshot = SCREENSHOTS / _screenshot_name(request).replace(".png", "_agent.png")
+    with watched_page(browser, options, screenshot) as page:
+        yield page
 
 
 def test_an_agent_takes_over_the_chat_and_hands_it_back_to_the_bot(
