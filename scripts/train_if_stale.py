@@ -60,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     # Rasa caches trained components by config and data, not by plug-in code: one cache per
     # version of the code, so a changed component is never restored from an old cache.
     cache = ROOT / ".rasa" / f"cache-{fingerprint(CODE)[:16]}"
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "RASA_CACHE_DIRECTORY": str(cache)}
+    env = {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "RASA_CACHE_DIRECTORY": str(cache),
+        # fixed string hashing: set and dict orders (vocabularies, label ids) repeat run to run
+        "PYTHONHASHSEED": "0",
+    }
     result = subprocess.run(command, cwd=ROOT, env=env)
     if result.returncode != 0:
         print("train: training failed", file=sys.stderr)
