@@ -250,11 +250,12 @@ class ActionRecordCsat(Action):
         if parsed.rating is None and entity is not None:
             parsed = parse_rating(text)
         if parsed.rating is None:
-            response = (
-                "utter_csat_out_of_range"
-                if parsed.problem == "out_of_range"
-                else "utter_csat_not_understood"
-            )
+            if parsed.problem == "out_of_range":
+                response = "utter_csat_out_of_range"
+            elif latest_intent(tracker) == FALLBACK_INTENT:
+                response = "utter_ask_rephrase"  # not understood, and not a rating either
+            else:
+                response = "utter_csat_not_understood"
             dispatcher.utter_message(response=response)
             return []
         record = session_record(tracker)

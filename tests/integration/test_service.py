@@ -77,7 +77,8 @@ def test_a_frustrated_customer_goes_to_a_person_whatever_they_ask(bot, sessions)
 
 def test_a_customer_who_starts_over_leaves_the_queue(bot, sessions):
     sender = uuid.uuid4().hex
-    assert any(said(bot.texts("转人工客服", sender), r, "zh") for r in HANDOFF_RESPONSES)
+    replies = bot.texts("转人工客服", sender)
+    assert any(said(replies, r, "zh") for r in HANDOFF_RESPONSES)
     assert ticket_of(sessions, sender).status == "open"
     bot.texts("/restart", sender)  # handled while paused; the next message starts a session
     assert bot.texts("你好", sender) == [variation("utter_greet", "zh")["text"]]

@@ -169,6 +169,22 @@ async def test_a_rating_outside_one_to_five_is_asked_again(bot_shop, text, respo
     assert result == [] and ratings(bot_shop) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "response"),
+    [
+        ("10/10", "utter_csat_out_of_range"),
+        ("2/5", "utter_csat_sorry"),
+        ("zxqv", "utter_ask_rephrase"),
+    ],
+)
+async def test_an_unclear_answer_to_the_rating_question_is_read_as_a_rating(
+    bot_shop, text, response
+):
+    messages, _ = await run(ActionRecordCsat(), tracker([user(text, "nlu_fallback")]))
+    assert messages[0]["response"] == response
+    assert len(ratings(bot_shop)) == (1 if text == "2/5" else 0)
+
+
 async def test_a_poor_rating_from_a_button_offers_a_person(bot_shop):
     events = [user('/rate_satisfaction{"rating": "2"}', "rate_satisfaction", 0.0)]
     events[0]["parse_data"]["entities"] = [{"entity": "rating", "value": "2"}]
