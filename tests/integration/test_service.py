@@ -80,7 +80,15 @@ def test_a_customer_who_starts_over_leaves_the_queue(bot, sessions):
     replies = bot.texts("转人工客服", sender)
     assert any(said(replies, r, "zh") for r in HANDOFF_RESPONSES)
     assert ticket_of(sessions, sender).status == "open"
-    bot.texts("/restart", sender)  # handled while paused; the next message starts a session
+    # the conversation starts over (as after the session expiry): the next message starts a
+    # new session, which abandons the ticket and leaves the bot unpaused
+    restarted = requests.post(
+        f"{bot.url}/conversations/{sender}/tracker/events",
+        params={"token": bot.token},
+        json=[{"event": "restart"}],
+        timeout=10,
+    )
+    assert restarted.status_code == 200
     assert bot.texts("你好", sender) == [variation("utter_greet", "zh")["text"]]
     left = ticket_of(sessions, sender)
     assert left.status == "abandoned" and left.closed_at is not None
