@@ -245,6 +245,13 @@ class ActionRecordCsat(Action):
         from kefu.csat import parse_rating, record_rating
 
         text = tracker.latest_message.get("text") or ""
+        others = [
+            e for e in tracker.latest_message.get("entities") or [] if e.get("entity") != "rating"
+        ]
+        if latest_intent(tracker) == "inform" and others:
+            # an order number or a product after the rating question is not a rating
+            dispatcher.utter_message(response="utter_inform_without_context")
+            return []
         entity = next(iter(tracker.get_latest_entity_values("rating")), None)
         parsed = parse_rating(str(entity)) if entity is not None else parse_rating(text)
         if parsed.rating is None and entity is not None:
@@ -254,6 +261,8 @@ class ActionRecordCsat(Action):
                 response = "utter_csat_out_of_range"
             elif latest_intent(tracker) == FALLBACK_INTENT:
                 response = "utter_ask_rephrase"  # not understood, and not a rating either
+            elif latest_intent(tracker) == "inform":
+                response = "utter_inform_without_context"  # a value, but not a rating
             else:
                 response = "utter_csat_not_understood"
             dispatcher.utter_message(response=response)

@@ -185,6 +185,26 @@ async def test_an_unclear_answer_to_the_rating_question_is_read_as_a_rating(
     assert len(ratings(bot_shop)) == (1 if text == "2/5" else 0)
 
 
+@pytest.mark.parametrize(
+    ("text", "entities", "response"),
+    [
+        ("4/5", [], "utter_csat_thanks"),
+        ("10/10", [], "utter_csat_out_of_range"),
+        ("blue", [], "utter_inform_without_context"),
+        (
+            "2512031847720653",
+            [{"entity": "order_id", "value": "2512031847720653"}],
+            "utter_inform_without_context",
+        ),
+    ],
+)
+async def test_a_bare_value_after_the_rating_question(bot_shop, text, entities, response):
+    events = [user(text, "inform", entities=entities)]
+    messages, _ = await run(ActionRecordCsat(), tracker(events))
+    assert messages[0]["response"] == response
+    assert len(ratings(bot_shop)) == (1 if text == "4/5" else 0)
+
+
 async def test_a_poor_rating_from_a_button_offers_a_person(bot_shop):
     events = [user('/rate_satisfaction{"rating": "2"}', "rate_satisfaction", 0.0)]
     events[0]["parse_data"]["entities"] = [{"entity": "rating", "value": "2"}]
