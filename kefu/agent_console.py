@@ -67,7 +67,7 @@ from kefu.orders import recent_orders
 from kefu.products import money
 from kefu.ratelimit import RateLimiter
 from kefu.sentiment import NEUTRAL_BAND
-from kefu.web import run_in_session, sign
+from kefu.web import html_templates, run_in_session, sign
 
 logger = logging.getLogger(__name__)
 
@@ -1070,16 +1070,6 @@ async def favicon(request: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
 
-def templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def create_app(
     factory: sessionmaker,
     settings: ConsoleSettings,
@@ -1094,7 +1084,7 @@ def create_app(
     console = Console(
         factory=factory,
         settings=settings,
-        templates=templates(),
+        templates=html_templates(TEMPLATES),
         rasa=RasaClient(settings.rasa_url, settings.api_token, settings.rasa_timeout),
         limiter=(  # not `limiter or …`: an empty RateLimiter has len() 0
             limiter

@@ -1,5 +1,5 @@
-"""What kefu's small web sites (the demo shop, the agent console) share: signed values and
-database work off the event loop."""
+"""What kefu's small web sites (the demo shop, the agent console) share: signed values,
+database work off the event loop and the escaping template environment."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
 from sqlalchemy.orm import sessionmaker
 
 from kefu.db import session_scope
@@ -33,3 +35,14 @@ async def run_in_session(factory: sessionmaker, work: Callable[..., T], *args: A
             return work(session, *args)
 
     return await asyncio.to_thread(run)
+
+
+def html_templates(folder: Path) -> jinja2.Environment:
+    """Jinja templates from ``folder``: everything escaped, undefined names are errors."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

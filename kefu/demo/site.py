@@ -39,7 +39,7 @@ from kefu.identity import IdentitySecretError, identity_secret, issue_token, mas
 from kefu.models import Brand, Category, Customer, Order, Product
 from kefu.products import money
 from kefu.search import SearchQuery, search
-from kefu.web import run_in_session, sign
+from kefu.web import html_templates, run_in_session, sign
 
 logger = logging.getLogger(__name__)
 
@@ -563,16 +563,6 @@ async def logout(request: web.Request) -> NoReturn:
     raise redirect
 
 
-def templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def create_app(
     factory: sessionmaker,
     bot_url: str | None = None,
@@ -586,7 +576,7 @@ def create_app(
         factory=factory,
         bot_url=url,
         config=config or shop_config(),
-        templates=templates(),
+        templates=html_templates(HERE / "templates"),
         csp=content_security_policy(url),
         secret=secret,
     )
