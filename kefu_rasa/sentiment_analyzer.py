@@ -20,9 +20,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from kefu import sentiment
+from kefu.language import SUPPORTED_LANGUAGES
+from kefu_rasa.language_detector import LANGUAGE_KEY  # runs before this component
 
 SENTIMENT_KEY = "sentiment"
-LANGUAGE_KEY = "language"  # set by kefu_rasa.language_detector.LanguageDetector
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -52,6 +53,6 @@ class SentimentAnalyzer(GraphComponent):
             if not isinstance(text, str) or not text.strip() or text.startswith("/"):
                 continue
             language = message.get(LANGUAGE_KEY)
-            value = sentiment.score(text, language if language in ("zh", "en") else None)
+            value = sentiment.score(text, language if language in SUPPORTED_LANGUAGES else None)
             message.set(SENTIMENT_KEY, round(value, 3), add_to_output=True)
         return messages
