@@ -6,12 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_intent, reply_language, shop_session, verification_state
+from actions.common import (
+    latest_intent,
+    reply_language,
+    send_replies,
+    shop_session,
+    verification_state,
+)
+from actions.confirmation import notifier, now_seconds, pending_events, secret, user_turn
 from kefu.account import preview_erasure, preview_newsletter
 from kefu.config import shop_config
+from kefu.confirmation import ask_to_confirm
 from kefu.customer_input import parse_newsletter_choice
 from kefu.order_tasks import PendingChange, new_request_key
 
@@ -40,7 +47,8 @@ class ActionAccountHelp(Action):
 
 class ActionAccountChange(Action):
     """Newsletter opt-in/out or account erasure for the logged-in customer: say what will
-    happen and ask for a yes.  Without a login, the steps to do it in the shop."""
+    happen and ask for a yes (for erasure, the code sent to the phone or e-mail on file).
+    Without a login, the steps to do it in the shop."""
 
     def name(self) -> str:
         return "action_account_change"
@@ -68,12 +76,18 @@ class ActionAccountChange(Action):
             else:
                 kind, params = "newsletter", {"subscribe": choice == "subscribe"}
                 preview = preview_newsletter(session, customer, choice == "subscribe", language)
-        dispatcher.utter_message(text=preview.summary)
-        if not preview.allowed:
-            return []
-        pending = PendingChange(kind, new_request_key(), None, customer, params)
-        dispatcher.utter_message(response="utter_confirm_change")
-        return [
-            SlotSet("pending_change", pending.to_dict()),
-            SlotSet("awaiting_confirmation", True),
-        ]
+            dispatcher.utter_message(text=preview.summary)
+            if not preview.allowed:
+                return []
+            asked = ask_to_confirm(
+                session,
+                PendingChange(kind, new_request_key(), None, customer, params),
+                language=language,
+                notifier=notifier(),
+                secret=secret(),
+                now=now_seconds(),
+                turn=user_turn(tracker),
+            )
+            session.commit()
+        send_replies(dispatcher, asked.replies, language)
+        return pending_events(asked.pending)

@@ -5,7 +5,8 @@ title).
 Privacy: an order is opened only for the logged-in customer who owns it (signed token) or after
 its number and the last 4 phone digits match (:func:`kefu.identity.verify_order_access`).  An
 unknown number, someone else's order and wrong digits all get the same answer, and failed
-attempts are limited per conversation.
+attempts are limited per order and per customer in the shop database (every channel, sender and
+process shares the count) as well as per conversation.
 """
 
 from __future__ import annotations
@@ -162,7 +163,10 @@ class ValidateOrderForm(FormValidationAction):
                 now=time.time(),
                 max_attempts=limits.max_attempts,
                 lock_minutes=limits.lock_minutes,
+                window_minutes=limits.window_minutes,
+                verified_minutes=limits.verified_minutes,
             )
+            session.commit()  # the shared failure count
         slots: dict[str, Any] = {VERIFICATION_SLOT: state.to_dict()}
         if result.status is VerificationStatus.VERIFIED:
             return {**slots, "phone_last4": str(value)}

@@ -1,9 +1,11 @@
 """Order tasks: start one (which task, fresh details), answer it once the order form has proven
-the order, and apply or drop a previewed change when the customer says yes or no."""
+the order, and apply or drop a previewed change when the customer confirms (with the code sent
+to the phone on file) or says no."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -18,33 +20,33 @@ from actions.common import (
     shop_session,
     verification_state,
 )
-from kefu.account import ACCOUNT_CHANGE_KINDS, apply_account_change
+from actions.confirmation import (
+    intents_since,
+    notifier,
+    now_seconds,
+    pending_events,
+    secret,
+    user_turn,
+)
+from kefu.change_request import asks_for_change
 from kefu.config import shop_config
+from kefu.confirmation import answer_confirmation, ask_to_confirm
 from kefu.customer_input import parse_return_reason
 from kefu.identity import accessible_order
-from kefu.order_tasks import (
-    ORDER_TASKS,
-    PendingChange,
-    apply_change,
-    outcome_replies,
-    run_order_task,
-)
+from kefu.order_tasks import ORDER_TASKS, PendingChange, run_order_task
 
 # a new task asks for them again; "phone_last4" too, or the form would check the digits given
 # for an earlier order against this one (proven orders stay proven in the verification state)
 TASK_DETAIL_SLOTS = ("phone_last4", "return_item", "return_reason", "new_address", "invoice_title")
 
 
-def no_pending_change() -> list[dict[str, Any]]:
-    """Events that forget a previewed change."""
-    return [SlotSet("pending_change", None), SlotSet("awaiting_confirmation", False)]
-
-
 class ActionStartOrderTask(Action):
     """Remember which order task the customer wants and clear the previous task's details.
 
-    A return's reason said in the same message is kept ("屏幕坏了，要退货" is a defect).  A
-    bare order number (a correction: "不对，是另一个订单 …") keeps the task in hand.
+    A change is taken only when the message asks for one (:func:`kefu.change_request.
+    asks_for_change`); a question about an order that the classifier read as a change shows
+    the order instead.  A return's reason said in the same message is kept ("屏幕坏了，要退货"
+    is a defect).  A bare order number (a correction: "不对，是另一个订单 …") keeps the task.
     """
 
     def name(self) -> str:
@@ -56,16 +58,18 @@ class ActionStartOrderTask(Action):
         intent = latest_intent(tracker)
         task = intent if intent in ORDER_TASKS else tracker.get_slot("order_task")
         text = tracker.latest_message.get("text") or ""
+        if intent in ORDER_TASKS and not asks_for_change(intent, text):
+            task = "track_order"
         events = [SlotSet("order_task", task or "track_order")]
         events += [SlotSet(slot, None) for slot in TASK_DETAIL_SLOTS]
-        events += no_pending_change()
+        events += pending_events(None)
         if task == "request_return":
             events.append(SlotSet("return_reason", parse_return_reason(text)))
         return events
 
 
 class ActionOrderTask(Action):
-    """Answer the task for the proven order, or preview the change and ask for a yes."""
+    """Answer the task for the proven order, or preview the change and ask to confirm it."""
 
     def name(self) -> str:
         return "action_order_task"
@@ -75,8 +79,7 @@ class ActionOrderTask(Action):
     ) -> list[dict[str, Any]]:
         language = reply_language(tracker)
         state = verification_state(tracker)
-        now = datetime.utcnow()
-        if state.is_locked(now.timestamp()):
+        if state.is_locked(time.time()):
             dispatcher.utter_message(
                 response="utter_verification_locked",
                 minutes=shop_config().identity.lock_minutes,
@@ -99,21 +102,28 @@ class ActionOrderTask(Action):
                 return_reason=tracker.get_slot("return_reason"),
                 address=tracker.get_slot("new_address"),
                 invoice_title=invoice if isinstance(invoice, dict) else None,
-                now=now,
+                now=datetime.now(timezone.utc).replace(tzinfo=None),
             )
-        send_replies(dispatcher, result.replies, language)
-        if result.pending is None:
-            return no_pending_change()
-        dispatcher.utter_message(response="utter_confirm_change")
-        return [
-            SlotSet("pending_change", result.pending.to_dict()),
-            SlotSet("awaiting_confirmation", True),
-        ]
+            send_replies(dispatcher, result.replies, language)
+            if result.pending is None:
+                return pending_events(None)
+            asked = ask_to_confirm(
+                session,
+                result.pending,
+                language=language,
+                notifier=notifier(),
+                secret=secret(),
+                now=now_seconds(),
+                turn=user_turn(tracker),
+            )
+            session.commit()
+        send_replies(dispatcher, asked.replies, language)
+        return pending_events(asked.pending)
 
 
 class ActionApplyChange(Action):
-    """The customer said yes: run the previewed change once (its request key makes a repeat
-    harmless) and say what happened."""
+    """The customer confirmed (a code, or a yes where no code is needed): check that the
+    consent still holds and the code is right, run the change once and say what happened."""
 
     def name(self) -> str:
         return "action_apply_change"
@@ -123,26 +133,22 @@ class ActionApplyChange(Action):
     ) -> list[dict[str, Any]]:
         language = reply_language(tracker)
         pending = PendingChange.from_dict(tracker.get_slot("pending_change"))
-        if pending is None:
-            dispatcher.utter_message(response="utter_nothing_to_confirm")
-            return no_pending_change()
-        state = verification_state(tracker)
-        now = datetime.utcnow()
         with shop_session() as session:
-            if pending.kind in ACCOUNT_CHANGE_KINDS:
-                if state.customer_id is None or state.customer_id != pending.customer_id:
-                    dispatcher.utter_message(response="utter_login_required")
-                    return no_pending_change()
-                outcome = apply_account_change(session, pending, now)
-            else:
-                order = accessible_order(session, state, pending.order_no or "")
-                if order is None:
-                    dispatcher.utter_message(response="utter_nothing_to_confirm")
-                    return no_pending_change()
-                outcome = apply_change(session, order, pending, now)
+            answer = answer_confirmation(
+                session,
+                pending,
+                text=tracker.latest_message.get("text") or "",
+                later_intents=intents_since(tracker, pending.turn if pending else None),
+                state=verification_state(tracker),
+                language=language,
+                notifier=notifier(),
+                secret=secret(),
+                now=now_seconds(),
+                turn=user_turn(tracker),
+            )
             session.commit()
-        send_replies(dispatcher, outcome_replies(outcome, language), language)
-        return no_pending_change()
+        send_replies(dispatcher, answer.replies, language)
+        return pending_events(answer.pending)
 
 
 class ActionDiscardChange(Action):
@@ -155,4 +161,4 @@ class ActionDiscardChange(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(response="utter_change_discarded")
-        return no_pending_change()
+        return pending_events(None)

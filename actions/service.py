@@ -116,23 +116,29 @@ def hand_off(
     if mood is None and record.customer:
         mood = score(record.customer[-1][0], language)
     now = current_time()
-    with shop_session() as session:
-        ticket = handoff.open_ticket(
-            session,
-            conversation_id=tracker.sender_id,
-            channel=tracker.get_latest_input_channel() or "unknown",
-            language=language,
-            reason=reason,
-            transcript=record.transcript,
-            intents=record.intents,
-            entities=record.entities,
-            sentiment=mood,
-            customer_id=identified_customer(tracker),
-            now=now,
-        )
-        position = handoff.queue_position(session, ticket.id)
-        session.commit()
     details = contact_details(language)
+    try:
+        with shop_session() as session:
+            ticket = handoff.open_ticket(
+                session,
+                conversation_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "unknown",
+                language=language,
+                reason=reason,
+                transcript=record.transcript,
+                intents=record.intents,
+                entities=record.entities,
+                sentiment=mood,
+                customer_id=identified_customer(tracker),
+                now=now,
+            )
+            position = handoff.queue_position(session, ticket.id)
+            session.commit()
+    except handoff.TicketLimitReached as over:  # too many tickets this hour: no queue, other ways
+        busy = shop_config().handoff.limits.busy.get(language)
+        dispatcher.utter_message(text=busy.format(minutes=over.minutes, **details))
+        logger.warning("hand-off: refused, ticket limit reached (%s)", over.scope)
+        return []
     if handoff.is_open(now):
         dispatcher.utter_message(response="utter_handoff_queued", position=position, **details)
     else:

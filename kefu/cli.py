@@ -54,14 +54,14 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_serve(args: argparse.Namespace) -> int:
-    from kefu.demo.site import resolve_bot_url, serve
+    from kefu.demo.site import DemoRefused, resolve_bot_url, serve
 
     try:
         bot_url = resolve_bot_url(args.bot_url)
-    except ValueError as error:
+        serve(_session_factory(), host=args.host, port=args.port, bot_url=bot_url)
+    except (ValueError, DemoRefused) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    serve(_session_factory(), host=args.host, port=args.port, bot_url=bot_url)
     return 0
 
 
@@ -89,6 +89,24 @@ def cmd_agent_hash_password(args: argparse.Namespace) -> int:
         print(f"error: a password needs at least {MIN_PASSWORD_CHARS} characters", file=sys.stderr)
         return 1
     print(hash_password(password))
+    return 0
+
+
+def cmd_agent_audit(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from kefu.console.guard import audit_lines
+
+    now = datetime.now(timezone.utc)
+    try:
+        with session_scope(_session_factory()) as session:
+            lines = audit_lines(
+                session, args.since, now, agent=args.agent, ticket_id=args.ticket, limit=args.limit
+            )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
     return 0
 
 
@@ -330,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-password",
         help="read a password from standard input and print its hash for KEFU_AGENTS",
     ).set_defaults(func=cmd_agent_hash_password)
+    audit = agent.add_parser(
+        "audit", help="who logged in, read, claimed, answered or closed which ticket (UTC)"
+    )
+    audit.add_argument("--since", default="7d", help="7d, 12h, 2w or a date (default: 7d)")
+    audit.add_argument("--agent", help="only this agent")
+    audit.add_argument("--ticket", type=_positive_int, help="only this ticket")
+    audit.add_argument("--limit", type=_positive_int, default=1000, help="latest rows shown")
+    audit.set_defaults(func=cmd_agent_audit)
 
     catalog = commands.add_parser("catalog", help="import or export products").add_subparsers(
         dest="action", required=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -64,19 +65,61 @@ class Recommendations:
 
 @dataclass(frozen=True)
 class IdentityLimits:
-    """How many wrong order/phone checks a conversation gets before a pause."""
+    """Proofs and consent (kefu.attempts, kefu.step_up): wrong order/phone checks per order and
+    per customer within ``window_minutes`` before a ``lock_minutes`` pause; how long a proven
+    order stays open (``verified_minutes``); how long a confirmation code and a previewed change
+    stay valid (``code_minutes``, ``consent_minutes``); codes sent per order per window."""
 
     max_attempts: int = 3
     lock_minutes: int = 30
+    window_minutes: int = 60
+    verified_minutes: int = 30
+    code_minutes: int = 10
+    consent_minutes: int = 10
+    codes_per_window: int = 5
+
+
+# Button payloads customers may send (intent → the entity keys it may carry): what the bot's
+# own buttons and the web chat's language switch send.  Any other text starting with "/"
+# (/restart, /back, /session_start, another intent) reaches the bot without the slash.
+DEFAULT_BUTTON_PAYLOADS: dict[str, tuple[str, ...]] = {
+    "affirm": (),
+    "deny": (),
+    "no_preference": (),
+    "contact_human_agent": (),
+    "switch_language": ("language",),
+    "inform": ("order_id", "position", "product_category", "return_reason"),
+    "product_info": ("position",),
+    "compare_products": ("position",),
+    "check_stock": ("position",),
+    "rate_satisfaction": ("rating",),
+}
 
 
 @dataclass(frozen=True)
 class ChannelLimits:
-    """What one customer may send on any channel: message length and rate, and the replies."""
+    """What customers may send on any channel: message length, metadata, button payloads and
+    rates (per conversation, per client address, new conversations per address, per channel
+    and in all), and the replies.  ``KEFU_LIMIT_SCALE`` multiplies every rate but the
+    per-conversation one (kefu.ratelimit); ``trusted_proxies`` (or ``KEFU_TRUSTED_PROXIES``)
+    are the reverse proxies whose X-Forwarded-For is believed."""
 
     max_message_chars: int = 1000
     burst: int = 10  # messages sent at once before the rate applies
     per_minute: int = 20  # sustained messages per minute
+    address_burst: int = 30  # per client address (REST and web chat)
+    address_per_minute: int = 60
+    new_conversations_burst: int = 20  # conversations a client address starts ...
+    new_conversations_per_hour: int = 60  # ... then this many per hour
+    channel_burst: int = 300  # everything on one channel
+    channel_per_minute: int = 1200
+    global_burst: int = 600  # everything the bot receives
+    global_per_minute: int = 2400
+    max_metadata_chars: int = 4096  # a metadata value longer than this is dropped
+    trusted_proxies: tuple[str, ...] = ()
+    button_payloads: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_BUTTON_PAYLOADS)
+    )
     too_long: Bilingual = Bilingual(
         "这条消息太长了，请精简到 {limit} 字以内再发一次。",
         "That message is too long; please keep it under {limit} characters.",
@@ -85,6 +128,49 @@ class ChannelLimits:
         "您发得有点快，我跟不上了😅 请稍等几秒再发。",
         "You're sending messages faster than I can read them; please wait a few seconds.",
     )
+    too_busy: Bilingual = Bilingual(
+        "现在咨询的人比较多，请稍等一会儿再发。",
+        "Lots of customers are writing right now; please try again in a moment.",
+    )
+
+
+# ---- hand-off and agent console limits (kefu.handoff, kefu.console)
+
+
+@dataclass(frozen=True)
+class TicketLimits:
+    """Hand-off tickets opened per hour: per client (its address when the channel knows it,
+    else the customer or the conversation), per channel and in all.  Over a limit the customer
+    gets ``busy`` ({minutes}, {hotline}, {hours} and {email} filled in) and no ticket."""
+
+    per_client_per_hour: int = 5
+    per_channel_per_hour: int = 300
+    per_hour: int = 600
+    busy: Bilingual = Bilingual(
+        "现在找人工客服的人很多，暂时无法为您排队 🙏 请 {minutes} 分钟后再试，或拨打客服热线 "
+        "{hotline}（{hours}），也可以发邮件到 {email}。",
+        "Our team is very busy right now and I can't add you to the queue 🙏 Please try again "
+        "in {minutes} minutes, call {hotline} ({hours}) or e-mail {email}.",
+    )
+
+
+@dataclass(frozen=True)
+class ConsoleSecurity:
+    """The agent console's protections (``kefu agent serve``): which proxies' X-Forwarded-For
+    is believed, the ``Secure`` cookie flag (None: on with KEFU_PROFILE=production, else when
+    the request came over HTTPS), the queue's page size, the login lockout (failures within
+    ``login_window_minutes`` per client address, per agent from one address, and the number
+    of failing addresses that lock an agent everywhere) and how often a polling agent's reads
+    are written to the audit log."""
+
+    trusted_proxies: tuple[str, ...] = ()  # IP addresses or CIDR networks
+    secure_cookies: bool | None = None
+    queue_page_size: int = 20
+    login_window_minutes: int = 15
+    login_failures_per_address: int = 20
+    login_failures_per_account: int = 5
+    login_account_addresses: int = 10
+    audit_read_minutes: int = 10
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -111,6 +197,7 @@ class HandoffSettings:
     complaint_sentiment: float = -0.5  # a complaint at or below this is handed over at once
     pause_bot: bool = True  # the bot stays quiet while a person has the conversation
     customer_gone_minutes: int = 60  # silent this long while waiting: the customer has left
+    limits: TicketLimits = field(default_factory=TicketLimits)  # tickets opened per hour
 
     @property
     def zone(self) -> ZoneInfo:
@@ -195,6 +282,7 @@ class ShopConfig:
     identity: IdentityLimits = field(default_factory=IdentityLimits)
     channels: ChannelLimits = field(default_factory=ChannelLimits)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    console: ConsoleSecurity = field(default_factory=ConsoleSecurity)
 
 
 def _bilingual(data: object, where: str, path: Path) -> Bilingual:
@@ -213,17 +301,58 @@ def _channel_limits(raw: object, path: Path) -> ChannelLimits:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: 'channels' must be a mapping")
     numbers = {}
-    for key in ("max_message_chars", "burst", "per_minute"):
+    for key in (
+        "max_message_chars",
+        "burst",
+        "per_minute",
+        "address_burst",
+        "address_per_minute",
+        "new_conversations_burst",
+        "new_conversations_per_hour",
+        "channel_burst",
+        "channel_per_minute",
+        "global_burst",
+        "global_per_minute",
+        "max_metadata_chars",
+    ):
         value = raw.get(key, getattr(ChannelLimits, key))
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{path}: 'channels.{key}' must be a positive whole number")
         numbers[key] = value
     texts = {
         key: _bilingual(raw[key], f"channels.{key}", path)
-        for key in ("too_long", "too_fast")
+        for key in ("too_long", "too_fast", "too_busy")
         if key in raw
     }
-    return ChannelLimits(**numbers, **texts)
+    proxies = raw.get("trusted_proxies") or []
+    if isinstance(proxies, str):
+        proxies = proxies.replace(",", " ").split()
+    if not isinstance(proxies, list):
+        raise ConfigError(f"{path}: 'channels.trusted_proxies' must be a list of IPs or CIDRs")
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(str(proxy), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{path}: 'channels.trusted_proxies' has {proxy!r}, not an IP address or network"
+            ) from None
+    payloads = raw.get("button_payloads", DEFAULT_BUTTON_PAYLOADS)
+    if not isinstance(payloads, dict) or not all(
+        isinstance(intent, str)
+        and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", intent)
+        and isinstance(keys, (list, tuple))
+        and all(isinstance(key, str) for key in keys)
+        for intent, keys in payloads.items()
+    ):
+        raise ConfigError(
+            f"{path}: 'channels.button_payloads' must map intent names to lists of entity names"
+        )
+    return ChannelLimits(
+        **numbers,
+        **texts,
+        trusted_proxies=tuple(str(proxy) for proxy in proxies),
+        button_payloads={intent: tuple(keys) for intent, keys in payloads.items()},
+    )
 
 
 def _office_hours(raw: object, path: Path) -> dict[str, tuple[int, int]]:
@@ -287,6 +416,73 @@ def _handoff(raw: object, path: Path) -> HandoffSettings:
         complaint_sentiment=float(threshold),
         pause_bot=pause_bot,
         customer_gone_minutes=gone,
+        limits=_ticket_limits(raw.get("limits") or {}, path),
+    )
+
+
+def _positive(raw: dict, key: str, default: int, where: str, path: Path) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{path}: '{where}.{key}' must be a positive whole number")
+    return value
+
+
+def _ticket_limits(raw: object, path: Path) -> TicketLimits:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'handoff.limits' must be a mapping")
+    numbers = {
+        key: _positive(raw, key, getattr(TicketLimits, key), "handoff.limits", path)
+        for key in ("per_client_per_hour", "per_channel_per_hour", "per_hour")
+    }
+    if "busy" not in raw:
+        return TicketLimits(**numbers)
+    busy = _bilingual(raw["busy"], "handoff.limits.busy", path)
+    for text in (busy.zh, busy.en):
+        try:
+            text.format(minutes=1, hotline="", hours="", email="", shop_name="")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(
+                f"{path}: 'handoff.limits.busy' may use only {{minutes}}, {{hotline}}, "
+                "{hours}, {email} and {shop_name}"
+            ) from None
+    return TicketLimits(**numbers, busy=busy)
+
+
+def _console(raw: object, path: Path) -> ConsoleSecurity:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'console' must be a mapping")
+    proxies = raw.get("trusted_proxies") or []
+    if isinstance(proxies, str):
+        proxies = proxies.replace(",", " ").split()
+    if not isinstance(proxies, list):
+        raise ConfigError(f"{path}: 'console.trusted_proxies' must be a list of IPs or CIDRs")
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(str(proxy), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{path}: 'console.trusted_proxies' has {proxy!r}, not an IP address or network"
+            ) from None
+    secure = raw.get("secure_cookies", "auto")
+    if secure not in (True, False, "auto", None):
+        raise ConfigError(f"{path}: 'console.secure_cookies' must be true, false or auto")
+    numbers = {
+        key: _positive(raw, key, getattr(ConsoleSecurity, key), "console", path)
+        for key in (
+            "queue_page_size",
+            "login_window_minutes",
+            "login_failures_per_address",
+            "login_failures_per_account",
+            "login_account_addresses",
+            "audit_read_minutes",
+        )
+    }
+    if numbers["queue_page_size"] > 200:
+        raise ConfigError(f"{path}: 'console.queue_page_size' must be at most 200")
+    return ConsoleSecurity(
+        trusted_proxies=tuple(str(proxy) for proxy in proxies),
+        secure_cookies=secure if isinstance(secure, bool) else None,
+        **numbers,
     )
 
 
@@ -317,15 +513,19 @@ def load_shop_config(path: str | Path | None = None) -> ShopConfig:
         raise ConfigError(f"{path}: 'recommendations.page_size' must be a number from 1 to 10")
     labels = raw.get("attribute_labels") or {}
     identity = raw.get("identity") or {}
-    limits = IdentityLimits(
-        **{k: identity[k] for k in ("max_attempts", "lock_minutes") if k in identity}
-    )
-    if not all(isinstance(v, int) and v > 0 for v in (limits.max_attempts, limits.lock_minutes)):
-        raise ConfigError(f"{path}: 'identity.max_attempts' and 'lock_minutes' must be positive")
+    names = tuple(IdentityLimits.__dataclass_fields__)
+    for key in identity:
+        if key not in names:
+            raise ConfigError(f"{path}: unknown setting 'identity.{key}' (known: {names})")
+        value = identity[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{path}: 'identity.{key}' must be a positive whole number")
+    limits = IdentityLimits(**identity)
     return ShopConfig(
         identity=limits,
         channels=_channel_limits(raw.get("channels") or {}, path),
         handoff=_handoff(raw.get("handoff") or {}, path),
+        console=_console(raw.get("console") or {}, path),
         account_help=_account_help(raw.get("account_help") or {}, path),
         storefront=Storefront(
             product_url=str(storefront.get("product_url") or ""),

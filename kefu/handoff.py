@@ -11,12 +11,21 @@ Lifecycle: ``open`` (waiting in the queue, :func:`queue_position`) → ``claimed
 (:func:`claim`; of two agents claiming at once exactly one wins) → ``closed`` (:func:`close`);
 or ``abandoned`` when the customer leaves first (:func:`abandon`).  A conversation has at most
 one open or claimed ticket, enforced by a partial unique index (``INSERT … ON CONFLICT DO
-NOTHING``), so asking again, even from two workers at once, returns the same ticket.
+NOTHING``), so asking again, even from two workers at once, returns the same ticket.  New
+tickets are limited per client, per channel and in all per hour (:mod:`kefu.handoff_limits`,
+``handoff.limits`` in shop.yml): over a limit :func:`open_ticket` raises
+:class:`TicketLimitReached` and the caller tells the customer ``limits.busy``.
+
+Agents: an agent may see a ticket that waits in the queue (open, unclaimed) or that they
+claimed (:func:`may_see`, :func:`ticket_for`); the queue is read a page at a time
+(:func:`queue_page`), without the tickets' messages.
 
 Every function works in the caller's transaction.  Times are stored as naive UTC like the rest
 of the shop; office hours are wall-clock times in the shop's time zone
-(:class:`kefu.config.HandoffSettings`).  Transcript and message texts are stored redacted
-(:func:`kefu.identity.redact`) and erased with the customer (:func:`kefu.account.erase_customer`).
+(:class:`kefu.config.HandoffSettings`).  Transcript and message texts are stored with the
+customer's proofs of identity masked (:func:`kefu.handoff_text.mask_proofs`: e-mails, phone
+numbers and their last digits) and erased with the customer
+(:func:`kefu.account.erase_customer`).
 """
 
 from __future__ import annotations
@@ -31,8 +40,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from kefu import handoff_limits
 from kefu.config import HandoffSettings, shop_config
-from kefu.identity import redact
+from kefu.handoff_limits import TicketLimitReached
+from kefu.handoff_text import (
+    ENTITY_LABELS,
+    GENERIC_INTENTS,
+    TOPICS,
+    mask_proofs,
+    normalise_entities,
+    summarise,
+)
 from kefu.models import (
     HANDOFF_REASONS,
     TICKET_ACTIVE_STATUSES,
@@ -40,7 +58,20 @@ from kefu.models import (
     HandoffTicket,
     TicketMessage,
 )
-from kefu.sentiment import NEUTRAL_BAND, STRONG_NEGATIVE
+
+__all__ = [
+    "ENTITY_LABELS",
+    "GENERIC_INTENTS",
+    "TOPICS",
+    "HandoffError",
+    "TicketClosed",
+    "TicketForbidden",
+    "TicketLimitReached",
+    "TicketNotFound",
+    "TicketTaken",
+    "mask_proofs",
+    "summarise",
+]
 
 OPEN, CLAIMED, CLOSED, ABANDONED = "open", "claimed", "closed", "abandoned"
 REQUESTED, FALLBACKS, COMPLAINT, FRUSTRATION = HANDOFF_REASONS
@@ -63,6 +94,11 @@ class TicketClosed(HandoffError):
 
 class TicketTaken(HandoffError):
     """Another agent has claimed the ticket."""
+
+
+class TicketForbidden(HandoffError):
+    """The agent may not see the ticket: another agent has (or had) it, or it ended before
+    anyone took it."""
 
 
 @dataclass(frozen=True)
@@ -153,173 +189,11 @@ def handoff_reason(
     return None
 
 
-# ----------------------------------------------------------------------------- summary
-
-# what the customer was asking about, by intent (kefu's domain); other intents read as their name
-TOPICS: dict[str, tuple[str, str]] = {
-    "recommend_product": ("商品推荐", "product recommendations"),
-    "product_info": ("商品信息", "product details"),
-    "compare_products": ("商品对比", "comparing products"),
-    "check_stock": ("库存", "stock"),
-    "promotions": ("优惠活动", "promotions"),
-    "place_order": ("下单", "placing an order"),
-    "track_order": ("订单物流", "tracking an order"),
-    "delivery_period": ("送达时间", "delivery time"),
-    "delivery_options": ("配送方式", "delivery options"),
-    "change_order": ("修改订单", "changing an order"),
-    "cancel_order": ("取消订单", "cancelling an order"),
-    "check_cancellation_fee": ("取消费用", "the cancellation fee"),
-    "change_shipping_address": ("修改收货地址", "changing the delivery address"),
-    "set_up_shipping_address": ("设置收货地址", "setting up an address"),
-    "request_return": ("退货", "a return"),
-    "get_refund": ("退款", "a refund"),
-    "track_refund": ("退款进度", "the refund status"),
-    "check_refund_policy": ("退款政策", "the refund policy"),
-    "warranty_repair": ("保修维修", "warranty and repair"),
-    "check_payment_methods": ("支付方式", "payment methods"),
-    "payment_issue": ("支付问题", "a payment problem"),
-    "get_invoice": ("开发票", "an invoice"),
-    "check_invoice": ("发票查询", "the invoice status"),
-    "create_account": ("注册账号", "creating an account"),
-    "edit_account": ("修改账户信息", "editing the account"),
-    "delete_account": ("注销账号", "deleting the account"),
-    "switch_account": ("切换账号", "switching accounts"),
-    "recover_password": ("找回密码", "password recovery"),
-    "registration_problems": ("注册问题", "registration problems"),
-    "newsletter_subscription": ("订阅资讯", "the newsletter"),
-    "complaint": ("投诉", "a complaint"),
-    "review": ("评价建议", "a review or feedback"),
-}
-# intents that carry no topic of their own
-GENERIC_INTENTS = frozenset(
-    """greet goodbye thank affirm deny bot_challenge help out_of_scope switch_language inform
-    show_more refine_results no_preference nlu_fallback contact_human_agent
-    contact_customer_service rate_satisfaction""".split()
-)
-FALLBACK_INTENT = "nlu_fallback"
-# entities worth an agent's first glance; contact details (phone, email) stay out of summaries
-ENTITY_LABELS: dict[str, tuple[str, str]] = {
-    "order_id": ("订单", "order"),
-    "product": ("商品", "product"),
-    "brand": ("品牌", "brand"),
-    "product_category": ("品类", "category"),
-    "color": ("颜色", "colour"),
-    "size": ("尺码", "size"),
-    "storage": ("容量", "storage"),
-    "quantity": ("数量", "quantity"),
-    "price": ("价格", "price"),
-    "return_reason": ("原因", "reason"),
-}
-MAX_ENTITY_CHARS = 40
-MAX_QUOTE_CHARS = 60
-
-
-def _mood(sentiment: float, language: str) -> str:
-    if sentiment <= STRONG_NEGATIVE:
-        return "情绪很负面" if language != "en" else "mood: very negative"
-    if sentiment <= -NEUTRAL_BAND:
-        return "情绪偏负面" if language != "en" else "mood: negative"
-    if sentiment < NEUTRAL_BAND:
-        return "情绪平稳" if language != "en" else "mood: neutral"
-    return "情绪正面" if language != "en" else "mood: positive"
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(redact(str(text)).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _entity_text(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        return "/".join(_shorten(v, MAX_ENTITY_CHARS) for v in value)
-    return _shorten(value, MAX_ENTITY_CHARS)
-
-
-def summarise(
-    transcript: Sequence[Mapping[str, Any]],
-    intents: Sequence[str],
-    entities: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-    language: str,
-    sentiment: float | None = None,
-) -> str:
-    """A one-line briefing for the agent in ``language`` (Chinese unless "en"), from the last
-    topic intent, the entities worth seeing, the sentiment, how often the customer asked and
-    their last message.  Deterministic, no model:
-    "客户询问退货（订单 2602260900000001），情绪偏负面，已尝试 2 次未解决。最后一句：「…」"."""
-    en = language == "en"
-    topics = [intent for intent in intents if intent not in GENERIC_INTENTS]
-    topic = topics[-1] if topics else None
-    if topic is None:
-        head = "Customer needs a person's help" if en else "客户需要人工协助"
-    else:
-        zh_name, en_name = TOPICS.get(topic, (topic.replace("_", " "),) * 2)
-        head = f"Customer asked about {en_name}" if en else f"客户询问{zh_name}"
-
-    shown = _normalise_entities(entities)
-    details = [
-        f"{ENTITY_LABELS[name][1 if en else 0]} {_entity_text(shown[name])}"
-        for name in ENTITY_LABELS
-        if name in shown and shown[name] not in (None, "", [])
-    ]
-    if details:
-        head += f" ({', '.join(details)})" if en else f"（{'，'.join(details)}）"
-
-    parts = [head]
-    if sentiment is not None:
-        parts.append(_mood(sentiment, language))
-    asked = topics.count(topic) if topic else 0
-    if asked >= 2:
-        parts.append(
-            f"asked {asked} times without a resolution" if en else f"已尝试 {asked} 次未解决"
-        )
-    fallbacks = list(intents).count(FALLBACK_INTENT)
-    if fallbacks:
-        parts.append(
-            f"the bot did not understand {fallbacks} time{'s' if fallbacks > 1 else ''}"
-            if en
-            else f"机器人 {fallbacks} 次没听懂"
-        )
-    summary = ("; " if en else "，").join(parts) + ("." if en else "。")
-    said = [item for item in transcript if item.get("who") == "customer" and item.get("text")]
-    if said:
-        quote = _shorten(said[-1]["text"], MAX_QUOTE_CHARS)
-        summary += f' Last message: "{quote}"' if en else f"最后一句：「{quote}」"
-    return summary
-
-
 # ----------------------------------------------------------------------------- tickets
 
 
-def _normalise_entities(
-    entities: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
-) -> dict[str, Any]:
-    """Entities as ``{name: value}``; Rasa's list of ``{"entity", "value"}`` is folded, a
-    repeated entity becoming a list of its distinct values."""
-    if not entities:
-        return {}
-    if isinstance(entities, Mapping):
-        return {str(k): _json_value(v) for k, v in entities.items()}
-    folded: dict[str, Any] = {}
-    for item in entities:
-        name, value = str(item.get("entity")), _json_value(item.get("value"))
-        if name not in folded:
-            folded[name] = value
-        else:
-            values = folded[name] if isinstance(folded[name], list) else [folded[name]]
-            folded[name] = values if value in values else [*values, value]
-    return folded
-
-
-def _json_value(value: object) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    return str(value)
-
-
 def _transcript(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The last :data:`MAX_TRANSCRIPT` items, checked, their texts redacted and capped."""
+    """The last :data:`MAX_TRANSCRIPT` items, checked, their texts masked and capped."""
     kept = []
     for item in list(items)[-MAX_TRANSCRIPT:]:
         who, text = item.get("who"), item.get("text")
@@ -327,7 +201,7 @@ def _transcript(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
             raise ValueError(f"a transcript item needs 'who' (customer or bot) and 'text': {item}")
         at = item.get("at")
         at = at.isoformat() if isinstance(at, datetime) else str(at or "")
-        kept.append({"who": who, "text": redact(text)[:MAX_TEXT_CHARS], "at": at})
+        kept.append({"who": who, "text": mask_proofs(text)[:MAX_TEXT_CHARS], "at": at})
     return kept
 
 
@@ -335,7 +209,7 @@ def _message_view(message: TicketMessage) -> MessageView:
     return MessageView(message.id, message.author, message.agent, message.text, message.created_at)
 
 
-def _view(ticket: HandoffTicket) -> TicketView:
+def _view(ticket: HandoffTicket, messages: bool = True) -> TicketView:
     return TicketView(
         id=ticket.id,
         conversation_id=ticket.conversation_id,
@@ -353,7 +227,7 @@ def _view(ticket: HandoffTicket) -> TicketView:
         created_at=ticket.created_at,
         claimed_at=ticket.claimed_at,
         closed_at=ticket.closed_at,
-        messages=tuple(_message_view(m) for m in ticket.messages),
+        messages=tuple(_message_view(m) for m in ticket.messages) if messages else (),
     )
 
 
@@ -403,9 +277,16 @@ def open_ticket(
     sentiment: float | None,
     customer_id: int | None = None,
     now: datetime | None = None,
+    client: str | None = None,
+    settings: HandoffSettings | None = None,
 ) -> TicketView:
     """Put the conversation in the agents' queue, or return its ticket that is already open or
-    claimed (unchanged).  ``reason`` is one of :data:`kefu.models.HANDOFF_REASONS`."""
+    claimed (unchanged).  ``reason`` is one of :data:`kefu.models.HANDOFF_REASONS`.
+
+    A new ticket counts against ``handoff.limits``: per ``client`` (the customer's address
+    when the channel knows it; else the customer, else the conversation), per ``channel`` and
+    in all, per hour.  Over a limit: :class:`TicketLimitReached` (with ``retry_after``), and
+    nothing is written."""
     if reason not in HANDOFF_REASONS:
         raise ValueError(f"a hand-off reason is one of {HANDOFF_REASONS}, not {reason!r}")
     if not conversation_id or len(conversation_id) > 128:
@@ -414,10 +295,14 @@ def open_ticket(
     if existing is not None:
         return _view(existing)
     kept = _transcript(transcript)
-    shown = _normalise_entities(entities)
+    shown = normalise_entities(entities)
+    moment = handoff_limits.aware(now)
+    who = handoff_limits.client_key(client, customer_id, conversation_id, channel)
+    limits = _settings(settings).limits
+    handoff_limits.check(session, client=who, channel=channel, limits=limits, now=moment)
     dialect_insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     # a ticket opened meanwhile by another worker wins; no savepoint needed
-    session.execute(
+    inserted = session.execute(
         dialect_insert(HandoffTicket)
         .values(
             conversation_id=conversation_id,
@@ -441,6 +326,10 @@ def open_ticket(
     created = _active_ticket(session, conversation_id)
     if created is None:  # cannot happen: either our insert or the conflicting ticket is there
         raise HandoffError(f"no active hand-off ticket for conversation {conversation_id!r}")
+    if inserted.rowcount == 1:
+        handoff_limits.record(
+            session, ticket_id=created.id, client=who, channel=channel, now=moment
+        )
     return _view(created)
 
 
@@ -450,7 +339,8 @@ def ticket(session: Session, ticket_id: int) -> TicketView:
 
 
 def open_tickets(session: Session) -> list[TicketView]:
-    """Tickets waiting or being served (open, claimed), oldest first, with their messages."""
+    """Tickets waiting or being served (open, claimed), oldest first, with their messages.
+    Unbounded: for tests and tools; the console reads :func:`queue_page`."""
     query = (
         select(HandoffTicket)
         .where(HandoffTicket.status.in_(TICKET_ACTIVE_STATUSES))
@@ -458,6 +348,94 @@ def open_tickets(session: Session) -> list[TicketView]:
         .options(selectinload(HandoffTicket.messages))
     )
     return [_view(t) for t in session.scalars(query.execution_options(populate_existing=True))]
+
+
+# ----------------------------------------------------------------------------- agents' access
+
+
+def may_see(view: TicketView, agent: str) -> bool:
+    """Whether ``agent`` may read the ticket: it waits in the queue (open, unclaimed), or it is
+    theirs (claimed, closed or abandoned while they had it)."""
+    if view.status == OPEN and view.agent is None:
+        return True
+    return bool(agent) and view.agent == agent
+
+
+def ticket_for(session: Session, ticket_id: int, agent: str) -> TicketView:
+    """Ticket ``ticket_id`` as ``agent`` may see it; :class:`TicketNotFound` if there is none,
+    :class:`TicketForbidden` if it is not theirs to see (:func:`may_see`)."""
+    view = ticket(session, ticket_id)
+    if not may_see(view, agent):
+        raise TicketForbidden(f"hand-off ticket {ticket_id} is not for agent {agent!r}")
+    return view
+
+
+def _visible_to(agent: str):
+    return or_(
+        and_(HandoffTicket.status == OPEN, HandoffTicket.agent.is_(None)),
+        and_(HandoffTicket.status == CLAIMED, HandoffTicket.agent == agent),
+    )
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of an agent's queue: the tickets (without messages) and the counts."""
+
+    tickets: tuple[TicketView, ...]
+    page: int  # 1-based, clipped to the pages there are
+    pages: int  # at least 1
+    total: int  # tickets the agent may see (open, and their own claimed ones)
+    with_others: int  # tickets other agents are serving (not shown)
+
+
+def queue_page(session: Session, agent: str, page: int = 1, page_size: int = 20) -> QueuePage:
+    """Page ``page`` of what ``agent`` works on, oldest first: the open, unclaimed tickets and
+    those they claimed; at most ``page_size`` tickets, their messages not loaded."""
+    if page_size < 1:
+        raise ValueError("a queue page holds at least one ticket")
+    visible = _visible_to(agent)
+    total = int(session.scalar(select(func.count()).where(visible)) or 0)
+    others = session.scalar(
+        select(func.count()).where(
+            HandoffTicket.status == CLAIMED,
+            or_(HandoffTicket.agent.is_(None), HandoffTicket.agent != agent),
+        )
+    )
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    query = (
+        select(HandoffTicket)
+        .where(visible)
+        .order_by(HandoffTicket.created_at, HandoffTicket.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+        .execution_options(populate_existing=True)
+    )
+    tickets = tuple(_view(t, messages=False) for t in session.scalars(query))
+    return QueuePage(tickets, page, pages, total, int(others or 0))
+
+
+def waiting_since_before(
+    session: Session, cutoff: datetime, after_id: int = 0, limit: int = 20
+) -> list[TicketView]:
+    """At most ``limit`` active tickets opened before ``cutoff`` (naive UTC) with an id above
+    ``after_id``, by id (without messages): those whose customer may have left.  A caller that
+    looks at them in turns passes the last id it saw, and 0 again once none are left."""
+    query = (
+        select(HandoffTicket)
+        .where(
+            HandoffTicket.status.in_(TICKET_ACTIVE_STATUSES),
+            HandoffTicket.created_at < stored_time(cutoff),
+            HandoffTicket.id > after_id,
+        )
+        .order_by(HandoffTicket.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    return [_view(t, messages=False) for t in session.scalars(query)]
+
+
+# ----------------------------------------------------------------------------- agents' work
 
 
 def queue_position(session: Session, ticket_id: int) -> int:
@@ -520,7 +498,7 @@ def add_message(
         ticket_id=current.id,
         author=author,
         agent=agent if author == "agent" else None,
-        text=redact(text.strip())[:MAX_TEXT_CHARS],
+        text=mask_proofs(text.strip())[:MAX_TEXT_CHARS],
         created_at=stored_time(None),
     )
     session.add(message)

@@ -3,9 +3,11 @@
 A logged-in customer is identified by a compact JWT (HS256) that the shop's front end passes in
 the message metadata; any back end can mint one with a standard JWT library and the shared
 secret ``KEFU_IDENTITY_SECRET`` (at least 32 bytes).  Anyone else proves access to one order with
-its number and the last 4 digits of the phone on the order; failed attempts are limited per
-conversation by a :class:`VerificationState` that lives in a slot.  Every failure looks the same:
-an unknown order, a wrong phone and someone else's order give identical results.
+its number and the last 4 digits of the phone on the order; failed attempts are limited per order
+and per customer in the shop database (:mod:`kefu.attempts`, shared by every channel, sender and
+process) and per conversation by a :class:`VerificationState` that lives in a slot.  Every
+failure looks the same: an unknown order, a wrong phone and someone else's order give identical
+results.  A proven order stays open for a limited time (``verified_until``).
 
 Personal data is never logged in clear text: use the ``mask_*`` helpers for what is shown,
 :func:`redact` for free text and :func:`pseudonymise` for log and analytics keys.
@@ -322,6 +324,7 @@ class VerificationState:
     locked_until: int | None = None
     customer_id: int | None = None
     verified_orders: tuple[str, ...] = field(default_factory=tuple)
+    verified_until: int | None = None  # proven orders close then (None: kept by the caller)
 
     def logged_in(self, customer_id: int) -> VerificationState:
         """The state once a token identified ``customer_id``."""
@@ -334,12 +337,19 @@ class VerificationState:
     def is_locked(self, now: float) -> bool:
         return self.locked_until is not None and now < self.locked_until
 
+    def proven(self, order_no: str, now: float | None = None) -> bool:
+        """True while ``order_no`` is proven in this conversation and the proof has not run out."""
+        now = time.time() if now is None else now
+        fresh = self.verified_until is None or now < self.verified_until
+        return fresh and order_no in self.verified_orders
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "attempts": self.attempts,
             "locked_until": self.locked_until,
             "customer_id": self.customer_id,
             "verified_orders": list(self.verified_orders),
+            "verified_until": self.verified_until,
         }
 
     @classmethod
@@ -361,11 +371,13 @@ class VerificationState:
         orders = data.get("verified_orders", [])
         if not isinstance(orders, (list, tuple)) or not all(isinstance(o, str) for o in orders):
             raise ValueError("verification state: 'verified_orders' must be a list of strings")
+        until = number("verified_until", None)
         return cls(
             attempts=number("attempts", 0) or 0,
             locked_until=number("locked_until", None),
             customer_id=number("customer_id", None),
-            verified_orders=tuple(orders),
+            verified_orders=tuple(orders) if until is not None else (),  # no expiry: not proven
+            verified_until=until,
         )
 
 
@@ -381,6 +393,13 @@ def _phone_last4(*phones: object) -> str:
     return _NO_DIGITS
 
 
+def verification_keys(order_no: str, owner: int | None) -> tuple[str, str]:
+    """The shared counters a proof for ``order_no`` spends: the order's and its owner's (an
+    unknown order stands in for its own owner, so every failure costs the same queries)."""
+    order_no = order_no[:40]
+    return f"order:{order_no}", f"customer:{owner}" if owner is not None else f"nobody:{order_no}"
+
+
 def verify_order_access(
     session: Session,
     state: VerificationState,
@@ -389,14 +408,21 @@ def verify_order_access(
     now: float,
     max_attempts: int = 3,
     lock_minutes: int = 30,
+    window_minutes: int = 60,
+    verified_minutes: int = 30,
 ) -> tuple[VerificationResult, VerificationState]:
     """Check ``last4`` against the phone on order ``order_no`` and count the attempt.
 
     The phone is the shipping address's, else the customer's.  An unknown order, a wrong phone
     and an order of another logged-in customer are all the same ``FAILED`` result, after the
-    same query and the same constant-time comparison.  After ``max_attempts`` failures the
-    conversation is locked for ``lock_minutes``; success does not reset the count.
+    same query and the same constant-time comparison.  Failures count in the shop database
+    against the order and its owner (``max_attempts`` per ``window_minutes``, then locked for
+    ``lock_minutes`` for everyone) and in the conversation's state, which locks the same way.
+    Success does not reset either count; a proven order stays open for ``verified_minutes``.
     """
+    from kefu.attempts import AttemptPolicy, record_failure, status
+
+    policy = AttemptPolicy(max_attempts, window_minutes * 60, lock_minutes * 60)
     if state.is_locked(now):
         return VerificationResult(VerificationStatus.LOCKED, 0, state.locked_until), state
     if state.locked_until is not None:  # the lock has run out: a fresh set of attempts
@@ -410,6 +436,12 @@ def verify_order_access(
         .where(Order.order_no == order_no)
     ).first()
     owner, address, account_phone = row if row else (None, None, None)
+    keys = verification_keys(order_no, owner)
+    shared = status(session, keys, policy, int(now))
+    if shared.locked:
+        logger.warning("order verification refused: the order is locked after failed attempts")
+        state = replace(state, locked_until=shared.locked_until)
+        return VerificationResult(VerificationStatus.LOCKED, 0, shared.locked_until), state
     shipping_phone = address.get("phone") if isinstance(address, dict) else None
     expected = _phone_last4(shipping_phone, account_phone)
     given = given if _LAST4.fullmatch(given) else "\x01" * 4
@@ -418,20 +450,24 @@ def verify_order_access(
     if row is not None and matches and owned:
         orders = state.verified_orders
         state = replace(
-            state, verified_orders=orders if order_no in orders else (*orders, order_no)
+            state,
+            verified_orders=orders if order_no in orders else (*orders, order_no),
+            verified_until=int(now) + verified_minutes * 60,
         )
-        left = max(max_attempts - state.attempts, 0)
+        left = max(min(max_attempts - state.attempts, shared.attempts_left), 0)
         return VerificationResult(VerificationStatus.VERIFIED, left), state
 
+    shared = record_failure(session, keys, policy, int(now))
     attempts = state.attempts + 1
-    if attempts >= max_attempts:
-        locked_until = int(now) + lock_minutes * 60
+    if attempts >= max_attempts or shared.locked:
+        locked_until = max(int(now) + lock_minutes * 60, shared.locked_until or 0)
         state = replace(state, attempts=attempts, locked_until=locked_until)
         logger.warning("order verification locked after %d failed attempts", attempts)
         return VerificationResult(VerificationStatus.LOCKED, 0, locked_until), state
     state = replace(state, attempts=attempts)
-    logger.info("order verification failed, %d attempt(s) left", max_attempts - attempts)
-    return VerificationResult(VerificationStatus.FAILED, max_attempts - attempts), state
+    left = min(max_attempts - attempts, shared.attempts_left)
+    logger.info("order verification failed, %d attempt(s) left", left)
+    return VerificationResult(VerificationStatus.FAILED, left), state
 
 
 def order_visible_to(session: Session, order_no: str, customer_id: int | None) -> Order | None:
@@ -444,10 +480,12 @@ def order_visible_to(session: Session, order_no: str, customer_id: int | None) -
     ).first()
 
 
-def accessible_order(session: Session, state: VerificationState, order_no: str) -> Order | None:
-    """Order ``order_no`` if this conversation may see it (proven, or the logged-in customer's),
-    else None, exactly as for an order that does not exist."""
-    if order_no in state.verified_orders:
+def accessible_order(
+    session: Session, state: VerificationState, order_no: str, now: float | None = None
+) -> Order | None:
+    """Order ``order_no`` if this conversation may see it (proven and not run out, or the
+    logged-in customer's), else None, exactly as for an order that does not exist."""
+    if state.proven(order_no, now):
         return session.scalars(select(Order).where(Order.order_no == order_no)).first()
     return order_visible_to(session, order_no, state.customer_id)
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -500,11 +501,49 @@ class CsatRating(Base):
     created_at = Column(DateTime, nullable=False, index=True)
 
 
+class SecurityCounter(Base):
+    """Failures counted in shared storage (kefu.attempts): one row per key ("order:…",
+    "customer:…", "otp:…"), a window that starts with the first failure, and a lock.  Times are
+    Unix seconds; ``expires_at`` lets a sweep delete rows nobody needs any more."""
+
+    __tablename__ = "security_counters"
+    key = Column(String(200), primary_key=True)
+    failures = Column(Integer, nullable=False, default=0)
+    window_start = Column(BigInteger, nullable=False)
+    locked_until = Column(BigInteger)
+    expires_at = Column(BigInteger, nullable=False, index=True)
+
+
+class ConfirmationCode(Base):
+    """A one-time code sent to the phone or e-mail on file to confirm one previewed change
+    (kefu.step_up).  Only a keyed hash of the code is stored; Unix-second times."""
+
+    __tablename__ = "confirmation_codes"
+    id = Column(Integer, primary_key=True)
+    request_key = Column(String(64), nullable=False, unique=True)
+    subject = Column(String(80), nullable=False, index=True)  # "order:<no>" or "customer:<id>"
+    code_hash = Column(String(64), nullable=False)
+    channel = Column(String(8), nullable=False)  # sms / email
+    attempts = Column(Integer, nullable=False, default=0)
+    created_at = Column(BigInteger, nullable=False)
+    expires_at = Column(BigInteger, nullable=False, index=True)
+    used_at = Column(BigInteger)
+
+
+class ShopMeta(Base):
+    """Facts about the database itself, e.g. ``demo_shop`` (written by the demo loader)."""
+
+    __tablename__ = "shop_meta"
+    key = Column(String(64), primary_key=True)
+    value = Column(Text, nullable=False)
+
+
 __all__ = [
     "Address",
     "Base",
     "Brand",
     "Category",
+    "ConfirmationCode",
     "CsatRating",
     "Customer",
     "CustomerEvent",
@@ -521,7 +560,111 @@ __all__ = [
     "Refund",
     "ReturnRequest",
     "SearchTerm",
+    "SecurityCounter",
     "Shipment",
     "ShipmentEvent",
+    "ShopMeta",
     "TicketMessage",
+]
+
+
+# ---- console security
+
+from datetime import timezone as _timezone  # noqa: E402
+
+from sqlalchemy.types import TypeDecorator  # noqa: E402
+
+# what the agent console's audit log records (kefu.console.guard)
+AUDIT_ACTIONS = ("login", "logout", "read", "denied", "claim", "reply", "close")
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime: ``timestamptz`` on PostgreSQL, naive UTC on SQLite; always read
+    back aware (UTC).  A naive value written is taken as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_timezone.utc)
+        value = value.astimezone(_timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=_timezone.utc)
+        return value.astimezone(_timezone.utc)
+
+
+class ConsoleLoginFailure(Base):
+    """A failed agent login, kept ``login_window_minutes`` to lock out guessing: by client
+    address (an IPv6 address by its /64), by agent from one address, and by agent across
+    addresses.  ``agent`` is a configured agent's name, "" when the name typed is nobody's."""
+
+    __tablename__ = "console_login_failures"
+    __table_args__ = (
+        Index("ix_console_login_failures_address_at", "address", "at"),
+        Index("ix_console_login_failures_agent_at", "agent", "at"),
+    )
+    id = Column(Integer, primary_key=True)
+    agent = Column(String(64), nullable=False, default="")
+    address = Column(String(64), nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class ConsoleRevokedSession(Base):
+    """A logged-out console session (its cookie's nonce), refused until the cookie expires,
+    by every console process and after restarts."""
+
+    __tablename__ = "console_revoked_sessions"
+    nonce = Column(String(64), primary_key=True)
+    agent = Column(String(64), nullable=False)
+    revoked_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class ConsoleAudit(Base):
+    """Who did what in the agent console: logins, reads (and refused reads) of a ticket's
+    conversation, claims, replies and closes.  Kept after the ticket is gone (no foreign key)."""
+
+    __tablename__ = "console_audit"
+    __table_args__ = (_in("action", AUDIT_ACTIONS),)
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, index=True)
+    agent = Column(String(64), nullable=False, index=True)
+    action = Column(String(16), nullable=False)
+    ticket_id = Column(Integer, index=True)
+    conversation_id = Column(String(128))
+    address = Column(String(64))
+
+
+class HandoffTicketOpening(Base):
+    """One hand-off ticket opened, kept an hour to limit tickets per client, per channel and in
+    all (kefu.handoff).  ``client`` is a hash, never the address or id itself."""
+
+    __tablename__ = "handoff_ticket_openings"
+    __table_args__ = (
+        Index("ix_handoff_ticket_openings_client_at", "client", "at"),
+        Index("ix_handoff_ticket_openings_channel_at", "channel", "at"),
+    )
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer)
+    channel = Column(String(32), nullable=False)
+    client = Column(String(64), nullable=False)
+    at = Column(UTCDateTime, nullable=False, index=True)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+__all__ += [
+    "ConsoleAudit",
+    "ConsoleLoginFailure",
+    "ConsoleRevokedSession",
+    "HandoffTicketOpening",
+    "UTCDateTime",
 ]

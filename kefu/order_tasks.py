@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -134,13 +134,20 @@ class Reply:
 
 @dataclass(frozen=True)
 class PendingChange:
-    """A previewed change waiting for the customer's yes; kept in the conversation."""
+    """A previewed change waiting for the customer's yes; kept in the conversation.
+
+    ``previewed_at`` (Unix seconds) and ``turn`` (the number of customer messages when it was
+    previewed, or last asked about) let the consent lapse: after ``consent_minutes``, or as soon
+    as the customer talks about something else (:func:`consent_lapsed`).
+    """
 
     kind: str
     request_key: str
     order_no: str | None = None
     customer_id: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    previewed_at: int | None = None
+    turn: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,7 +156,13 @@ class PendingChange:
             "order_no": self.order_no,
             "customer_id": self.customer_id,
             "params": dict(self.params),
+            "previewed_at": self.previewed_at,
+            "turn": self.turn,
         }
+
+    def asked(self, now: int, turn: int) -> PendingChange:
+        """The same change, previewed (or asked about again) at ``now`` in ``turn``."""
+        return replace(self, previewed_at=self.previewed_at or now, turn=turn)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> PendingChange | None:
@@ -160,13 +173,33 @@ class PendingChange:
         if not isinstance(key, str) or not key:
             return None
         params = data.get("params")
+        when, turn = data.get("previewed_at"), data.get("turn")
         return cls(
             kind=data["kind"],
             request_key=key,
             order_no=data.get("order_no"),
             customer_id=data.get("customer_id"),
             params=dict(params) if isinstance(params, Mapping) else {},
+            previewed_at=when if isinstance(when, int) else None,
+            turn=turn if isinstance(turn, int) else None,
         )
+
+
+# what a customer may say between a preview and its confirmation without moving on
+CONSENT_INTENTS = frozenset({"affirm", "deny", "nlu_fallback"})
+
+
+def consent_lapsed(
+    pending: PendingChange, now: int, later_intents: list[str | None], consent_minutes: int
+) -> bool:
+    """True when ``pending`` may no longer be confirmed: never timed, older than
+    ``consent_minutes``, or the customer asked something else since (``later_intents``: the
+    intents of the customer's messages after the preview, the confirming one excluded)."""
+    if pending.previewed_at is None or pending.turn is None:
+        return True
+    if now >= pending.previewed_at + consent_minutes * 60:
+        return True
+    return any(intent not in CONSENT_INTENTS for intent in later_intents)
 
 
 @dataclass(frozen=True)

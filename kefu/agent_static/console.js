@@ -1,4 +1,5 @@
-/* The agent console's polling: the queue every 5 s, a ticket's live conversation every 2 s.
+/* The agent console's polling: the queue (one page of it) every 5 s, a ticket's live
+   conversation every 2 s.  A ticket another agent took (403) stops its polling.
    Everything is written with textContent: nothing the server sends is parsed as HTML. */
 (function () {
   'use strict';
@@ -7,6 +8,7 @@
   var LIVE_EVERY_MS = 2000;
   var EXPIRED = '登录已过期，请重新登录。 · Your session has expired: log in again.';
   var OFFLINE = '暂时无法刷新。 · Cannot refresh right now.';
+  var FORBIDDEN = '这个工单已不归您处理。 · This ticket is no longer yours to see.';
 
   function cell(row, text, className) {
     var td = document.createElement('td');
@@ -31,6 +33,13 @@
           if (response.status === 401) {
             onProblem(EXPIRED);
             return null; // stop: only a new login helps
+          }
+          if (response.status === 403) {
+            return response.json().then(function (data) {
+              onProblem((data && data.message) || FORBIDDEN);
+            }, function () {
+              onProblem(FORBIDDEN);
+            }); // stop: the ticket is another agent's now
           }
           if (!response.ok) throw new Error('HTTP ' + response.status);
           return response.json().then(function (data) {
@@ -71,6 +80,14 @@
       });
       body.replaceChildren(rows);
       if (empty) empty.hidden = data.tickets.length > 0;
+      var page = document.querySelector('[data-console="page"]');
+      if (page && data.page) {
+        page.textContent = '第 ' + data.page + ' / ' + data.pages + ' 页，共 ' + data.total +
+          ' 个 · Page ' + data.page + ' of ' + data.pages + ', ' + data.total + ' tickets';
+      }
+      document.querySelectorAll('[data-console^="with-others-count"]').forEach(function (span) {
+        span.textContent = String(data.with_others || 0);
+      });
     }, function (problem) {
       if (status) status.textContent = problem;
     });

@@ -43,6 +43,7 @@ from kefu.models import (
     ReturnRequest,
     Shipment,
     ShipmentEvent,
+    ShopMeta,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -245,6 +246,14 @@ class _Builder:
         self.rows.clear()
 
 
+DEMO_MARKER = "demo_shop"  # in shop_meta: this database holds the generated demo shop
+
+
+def is_demo_database(session: Session) -> bool:
+    """True when the database was filled by :func:`load_demo_shop` (and is nothing else)."""
+    return session.get(ShopMeta, DEMO_MARKER) is not None
+
+
 def load_demo_shop(
     session: Session,
     seed: int = DEFAULT_SEED,
@@ -264,6 +273,7 @@ def load_demo_shop(
     orders, events = _orders(builder, customers, promotions, 5200)
     builder.flush()
     _refresh_sales_counts(session)
+    session.merge(ShopMeta(key=DEMO_MARKER, value=f"seed={seed}"))
     return DemoSummary(
         categories=session.scalar(select(func.count()).select_from(Category)),
         brands=session.scalar(select(func.count()).select_from(Brand)),

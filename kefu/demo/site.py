@@ -22,7 +22,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kefu.catalog import CategoryTree
 from kefu.config import ShopConfig, shop_config
+from kefu.demo.generate import is_demo_database
 from kefu.identity import IdentitySecretError, identity_secret, issue_token, mask_name
 from kefu.models import Brand, Category, Customer, Order, Product
 from kefu.products import money
@@ -527,7 +528,10 @@ async def login(request: web.Request) -> NoReturn:
         raise web.HTTPForbidden(text="the login form has expired: reload the page and try again")
     raw_id = str(form.get("customer_id", ""))
     customer_id = int(raw_id) if _CUSTOMER_ID.fullmatch(raw_id) else None
-    if customer_id is None or await in_db(request, customer_name, customer_id) is None:
+    listed = {c["id"] for c in await in_db(request, login_customers)}
+    if customer_id is None or customer_id not in listed:
+        # only the demo accounts on the login page: never a token for any customer id
+        logger.warning("demo shop: refused a login as an unlisted customer")
         raise web.HTTPBadRequest(text="unknown customer")
     redirect = web.HTTPSeeOther("/")
     redirect.set_cookie(
@@ -592,10 +596,29 @@ def create_app(
     return app
 
 
+class DemoRefused(RuntimeError):
+    """The demo shop must not run here (production, or a database that is not the demo's)."""
+
+
+def check_demo_allowed(factory: sessionmaker, env: Mapping[str, str] | None = None) -> None:
+    """Refuse to serve the demo in production or on a database the demo loader did not fill:
+    its login hands out signed customer tokens, which must never exist for a real shop."""
+    env = os.environ if env is None else env
+    if env.get("KEFU_PROFILE") == "production":
+        raise DemoRefused("the demo shop does not run with KEFU_PROFILE=production")
+    with factory() as session:
+        if not is_demo_database(session):
+            raise DemoRefused(
+                "this shop database was not made by `kefu demo load`; the demo shop (and its "
+                "demo login) runs only on the demo's own database"
+            )
+
+
 def serve(
     factory: sessionmaker, host: str = "127.0.0.1", port: int = 8000, bot_url: str | None = None
 ) -> None:
-    """Run the demo shop until Ctrl-C."""
+    """Run the demo shop until Ctrl-C (only on the demo's database, never in production)."""
+    check_demo_allowed(factory)
     app = create_app(factory, bot_url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     login_state = "on" if current_secret() else "off (KEFU_IDENTITY_SECRET is not set)"

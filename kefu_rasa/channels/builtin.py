@@ -1,10 +1,17 @@
 """Rasa's own connectors (REST, Slack, Facebook Messenger, Telegram) behind kefu's guard.
 
-Each class is the Rasa connector with two changes: every message passes the guard (length and
-per-sender rate, ``guard.py``) before it reaches the bot, and bad requests are refused up front.
-The channel names stay Rasa's (``rest``, ``slack``, ``facebook``, ``telegram``), so webhook
-URLs and tracker data look exactly as with the built-in connectors.  Slack and Facebook already
-check their platform's request signature (``slack_signing_secret``, ``secret``).
+Each class is the Rasa connector with these changes: every message passes the guard
+(``guard.py``: conversation ids scoped to the channel, rate limits, length, commands, metadata)
+before it reaches the bot, bad requests are refused up front, and the output channels Rasa's
+HTTP API uses take the channel prefix off the conversation id.  The channel names stay Rasa's
+(``rest``, ``slack``, ``facebook``, ``telegram``), so webhook URLs look exactly as with the
+built-in connectors.  Slack and Facebook already check their platform's request signature
+(``slack_signing_secret``, ``secret``).
+
+REST is for programs, tests and a shop's own back end.  With a ``token`` (``KEFU_REST_TOKEN``)
+every request needs ``Authorization: Bearer <token>``; in production (``KEFU_PROFILE=production``)
+the channel does not start without one.  A top-level ``input_channel`` in the body is ignored:
+REST messages are always channel ``rest``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,31 +32,86 @@ from rasa.core.channels.telegram import TelegramInput, TelegramOutput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from kefu_rasa.channels.guard import guarded
+from kefu_rasa.channels.guard import CLIENT_ADDRESS, client_of, guarded, scoped_output
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+PROFILE_ENV = "KEFU_PROFILE"
+MIN_REST_TOKEN_CHARS = 16
 
 
 class GuardedChannel:
-    """Mixin: hand the connector a guarded message handler."""
+    """Mixin: hand the connector a guarded message handler; scope its output channel."""
+
+    # whether the request's peer is the customer (else a platform relaying many customers)
+    client_addresses = False
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        return super().blueprint(guarded(on_new_message, self.name()))  # type: ignore[misc]
+        handler = guarded(
+            on_new_message,
+            self.name(),  # type: ignore[attr-defined]
+            request_address=self.client_addresses,
+        )
+        return super().blueprint(handler)  # type: ignore[misc]
+
+    def get_output_channel(self, *args: Any, **kwargs: Any) -> Any:
+        output = super().get_output_channel(*args, **kwargs)  # type: ignore[misc]
+        return scoped_output(output, self.name())  # type: ignore[attr-defined]
+
+
+def production() -> bool:
+    """Whether this is a production deployment (``KEFU_PROFILE=production``)."""
+    return os.environ.get(PROFILE_ENV, "").strip().lower() == "production"
 
 
 class RestChannel(GuardedChannel, RestInput):
     """REST: ``POST /webhooks/rest/webhook`` with ``{"sender": ..., "message": ...}``."""
 
+    client_addresses = True
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> RestChannel:
+        token = str((credentials or {}).get("token") or "").strip() or None
+        if token is None and production():
+            raise ValueError(
+                "rest channel: KEFU_PROFILE=production needs KEFU_REST_TOKEN (the bearer token "
+                "REST callers send), or take the REST channel out of credentials.yml"
+            )
+        if token is not None and len(token) < MIN_REST_TOKEN_CHARS:
+            raise ValueError(
+                f"rest channel: the token (KEFU_REST_TOKEN) needs at least "
+                f"{MIN_REST_TOKEN_CHARS} characters"
+            )
+        return cls(token)
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
+
+    def _extract_input_channel(self, req: Request) -> str:
+        return self.name()  # never what the body says
+
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         bp = super().blueprint(on_new_message)
+        expected = self.token.encode("utf-8") if self.token else None
 
         @bp.middleware("request")
         async def require_sender_and_message(request: Request) -> Any:
             if request.method != "POST":
                 return None
+            if expected is not None:
+                scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+                if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    given.strip().encode("utf-8"), expected
+                ):
+                    logger.warning("rest: refused a request without the bearer token")
+                    return response.json(
+                        {"error": "a bearer token is required"},
+                        status=401,
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+            CLIENT_ADDRESS.set(client_of(request.ip, request.headers.getall("X-Forwarded-For", [])))
             try:
                 body = request.json
             except Exception:  # sanic raises InvalidUsage for a body that is not JSON
@@ -117,11 +180,12 @@ class TelegramChannel(GuardedChannel, TelegramInput):
         self.api_base = api_base
 
     def get_output_channel(self) -> TelegramOutput:
-        """The Bot API client (Rasa's connector would also re-register the webhook here)."""
+        """The Bot API client (Rasa's connector would also re-register the webhook here),
+        addressing chats by their id without the conversation's channel prefix."""
         output = TelegramOutput(self.access_token)
         if self.api_base:
             output.server = TelegramAPIServer.from_base(self.api_base.rstrip("/"))
-        return output
+        return scoped_output(output, self.name())  # type: ignore[return-value]
 
     def register_webhook(self) -> None:
         """``setWebhook`` with the secret token; a failure is logged, not fatal."""

@@ -11,9 +11,10 @@ signatures, body size and hardened XML (``kefu/wechat.py``).  WeChat's retries (
 the same signed request resent byte for byte) are answered with "success" and reach the bot
 once; a captured signature reused with another body is refused (403).  With
 ``encoding_aes_key`` set the channel runs in safe mode (安全模式): it only accepts encrypted
-requests and encrypts its replies.  Every message passes kefu's guard (length and per-sender
-rate, ``guard.py``).  Logs name customers by a pseudonym (a short SHA-256 prefix of the
-OpenID) and never contain message texts or secrets.
+requests and encrypts its replies.  Every message passes kefu's guard (``guard.py``: the
+conversation id ``wechat:<OpenID>``, rate limits, length, commands, metadata).  Logs name
+customers by a pseudonym (a short SHA-256 prefix of the OpenID) and never contain message texts
+or secrets.
 
 credentials.yml::
 
@@ -62,7 +63,7 @@ from kefu.wechat import (
     text_reply,
     verify_request,
 )
-from kefu_rasa.channels.guard import guarded, pseudonym
+from kefu_rasa.channels.guard import guarded, pseudonym, scoped_output, system_message
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +324,11 @@ class WeChatInput(InputChannel):
         return self._crypto is not None
 
     def get_output_channel(self) -> OutputChannel | None:
-        return WeChatApiOutput(self) if self._tokens is not None else None
+        """The customer-service API, for messages Rasa sends on its own (an agent's reply to
+        the conversation ``wechat:<OpenID>``); None without app_id and app_secret."""
+        if self._tokens is None:
+            return None
+        return scoped_output(WeChatApiOutput(self), self.name())
 
     # -- routes ------------------------------------------------------------------------------
 
@@ -406,6 +411,8 @@ class WeChatInput(InputChannel):
             input_channel=self.name(),
             metadata={"wechat": metadata},
         )
+        if text == GREET_PAYLOAD and message.msg_type == "event":
+            system_message(user_message)  # the follow event's greeting, not a customer's "/"
         bot = self._spawn(self._run_bot(handler, user_message, who))
         try:
             done, _ = await asyncio.wait({bot}, timeout=max(0.0, deadline - loop.time()))

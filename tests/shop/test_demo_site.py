@@ -18,9 +18,10 @@ from sqlalchemy import select
 from kefu.cli import main
 from kefu.db import session_scope
 from kefu.demo import site
+from kefu.demo.generate import DEMO_MARKER
 from kefu.demo.site import create_app, resolve_bot_url, session_customer, session_value
 from kefu.identity import verify_token
-from kefu.models import Customer, Product
+from kefu.models import Customer, Product, ShopMeta
 from tests.cli_server import kefu_serving
 from tests.shop.order_shop import PHONE
 
@@ -318,7 +319,41 @@ def test_cli_refuses_a_bad_bot_url(capsys):
     assert "bot URL" in capsys.readouterr().err
 
 
+async def test_login_as_an_unlisted_customer_is_refused(shop, client_for):
+    """The login page lists a few demo accounts; any other customer id gets no token."""
+    with session_scope(shop.factory) as session:
+        other = Customer(name="王五", phone="13900003333")  # no orders: not on the login page
+        session.add(other)
+        session.flush()
+        other_id = other.id
+    client = await client_for(shop.factory)
+    form = await (await client.get("/login")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    response = await client.post(
+        "/login", data={"csrf": csrf, "customer_id": str(other_id)}, allow_redirects=False
+    )
+    assert response.status == 400
+    assert site.SESSION_COOKIE not in response.cookies
+    assert "data-customer-token" not in await (await client.get("/")).text()
+
+
+def _mark_as_demo(factory) -> None:
+    with session_scope(factory) as session:
+        session.merge(ShopMeta(key=DEMO_MARKER, value="test"))
+
+
+def test_the_demo_refuses_a_database_that_is_not_the_demos(shop, database_url, capsys):
+    env = {**os.environ, "KEFU_DB_URL": database_url}
+    with pytest.raises(site.DemoRefused):
+        site.check_demo_allowed(shop.factory, env)
+    _mark_as_demo(shop.factory)
+    site.check_demo_allowed(shop.factory, env)
+    with pytest.raises(site.DemoRefused, match="production"):
+        site.check_demo_allowed(shop.factory, {**env, "KEFU_PROFILE": "production"})
+
+
 def test_kefu_demo_serve_runs_the_site(shop, database_url):
+    _mark_as_demo(shop.factory)
     env = {**os.environ, "KEFU_DB_URL": database_url, "KEFU_BOT_URL": "http://127.0.0.1:5999"}
     env.pop("KEFU_IDENTITY_SECRET", None)
     # the first page warms the catalog up: slow on a busy machine, so wait long

@@ -17,6 +17,8 @@ from kefu.config import ConfigError, HandoffSettings, load_shop_config
 from kefu.db import make_engine, session_scope
 from kefu.handoff import (
     MAX_TRANSCRIPT,
+    TicketForbidden,
+    TicketLimitReached,
     TicketClosed,
     TicketNotFound,
     TicketTaken,
@@ -26,12 +28,17 @@ from kefu.handoff import (
     close,
     handoff_reason,
     is_open,
+    mask_proofs,
+    may_see,
     next_opening,
     open_ticket,
     open_tickets,
+    queue_page,
     queue_position,
     summarise,
     ticket,
+    ticket_for,
+    waiting_since_before,
 )
 from kefu.models import Base, Customer, HandoffTicket, TicketMessage
 
@@ -152,15 +159,51 @@ def test_a_bad_reason_or_transcript_is_refused(factory):
     assert count(factory) == 0
 
 
-def test_the_transcript_keeps_the_last_messages_redacted(factory):
+def test_the_transcript_keeps_the_last_messages_with_proofs_masked(factory):
     long = transcript(*(f"第{n}条消息" for n in range(MAX_TRANSCRIPT + 10)))
     long[-2]["text"] = f"我的电话是{PHONE}，邮箱 zhang@example.com"  # the customer's last
+    long[-4]["text"] = "6093"  # the last 4 digits, given as the proof of an order
     opened = open_(factory, transcript=long)
     assert len(opened.transcript) == MAX_TRANSCRIPT
     assert opened.transcript[0]["text"] == "第10条消息"
     assert opened.transcript[0]["at"] == long[10]["at"]
-    assert opened.transcript[-2]["text"] == "我的电话是138****6093，邮箱 z***@example.com"
-    assert PHONE not in opened.summary and "138****6093" in opened.summary
+    # the last digits of a phone prove an order: never kept, not even masked ones
+    assert opened.transcript[-2]["text"] == "我的电话是138****，邮箱 z***@example.com"
+    assert opened.transcript[-4]["text"] == "****"
+    assert "6093" not in opened.summary and "138****" in opened.summary
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("手机 13812346093", "手机 138****"),
+        ("+86 138-1234-6093 是我", "138**** 是我"),
+        ("尾号6093", "尾号****"),
+        ("the last 4 digits are 6093", "the last 4 digits are ****"),
+        (" ６０９３ ", " **** "),
+        ("已脱敏的 138****6093 和 ***6093", "已脱敏的 138**** 和 ****"),
+        ("邮箱 zhang.san@example.com", "邮箱 z***@example.com"),
+        ("订单 2602260900000001 预算 5000 元", "订单 2602260900000001 预算 5000 元"),
+    ],
+)
+def test_proofs_of_identity_are_masked(text, masked):
+    assert mask_proofs(text) == masked
+
+
+def test_contact_entities_are_kept_only_masked(factory):
+    opened = open_(
+        factory,
+        entities=[
+            {"entity": "phone", "value": PHONE},
+            {"entity": "email", "value": "zhang@example.com"},
+            {"entity": "order_id", "value": "2602260900000001"},
+        ],
+    )
+    assert opened.entities == {
+        "phone": "138****",
+        "email": "z***@example.com",
+        "order_id": "2602260900000001",
+    }
 
 
 def test_queue_positions_follow_creation_time(factory):
@@ -262,7 +305,7 @@ def test_messages_on_a_claimed_ticket(factory):
     assert [(m.author, m.agent, m.text) for m in messages] == [
         ("customer", None, "有人吗"),
         ("agent", "alice", "您好，我是客服小爱"),
-        ("customer", None, "我的电话 138****6093"),
+        ("customer", None, "我的电话 138****"),
     ]
     assert [t.messages for t in run(factory, open_tickets)] == [messages]
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import delete, event
 
 from kefu.cli import main
 from kefu.db import session_scope
@@ -18,7 +18,7 @@ from kefu.identity import (
     verify_order_access,
     verify_token,
 )
-from kefu.models import Customer, Order
+from kefu.models import Customer, Order, SecurityCounter
 
 ZHANG_ORDER = "2507021316645123"
 LI_ORDER = "2507031020123456"
@@ -78,7 +78,7 @@ def test_right_phone_digits_verify_that_order(shop):
     factory, _, _ = shop
     result, state = _verify(factory, VerificationState(), ZHANG_ORDER, "6093")
     assert result == VerificationResult(VerificationStatus.VERIFIED, attempts_left=3)
-    assert state == VerificationState(verified_orders=(ZHANG_ORDER,))
+    assert state == VerificationState(verified_orders=(ZHANG_ORDER,), verified_until=NOW + 1800)
     _, again = _verify(factory, state, ZHANG_ORDER, "６０９３")
     assert again.verified_orders == (ZHANG_ORDER,)
     result, state = _verify(factory, state, LI_ORDER, "1234")  # the phone on the order, digits only
@@ -103,16 +103,20 @@ def test_unknown_order_wrong_phone_and_someone_elses_order_fail_identically(shop
     event.listen(engine, "before_cursor_execute", count)
     outcomes = []
     try:
-        for state, order_no, last4 in [
-            (VerificationState(), ZHANG_ORDER, "1111"),  # wrong phone
-            (VerificationState(), UNKNOWN_ORDER, "6093"),  # no such order
-            (VerificationState(), LI_ORDER, "6093"),  # Li's order with Zhang's digits
-            (VerificationState(customer_id=zhang), LI_ORDER, "1234"),  # not Zhang's order
-            (VerificationState(), ZHANG_ORDER, "abcd"),  # not digits at all
-        ]:
+        for hour, (state, order_no, last4) in enumerate(
+            [
+                (VerificationState(), ZHANG_ORDER, "1111"),  # wrong phone
+                (VerificationState(), UNKNOWN_ORDER, "6093"),  # no such order
+                (VerificationState(), LI_ORDER, "6093"),  # Li's order with Zhang's digits
+                (VerificationState(customer_id=zhang), LI_ORDER, "1234"),  # not Zhang's order
+                (VerificationState(), ZHANG_ORDER, "abcd"),  # not digits at all
+            ]
+        ):
+            with session_scope(factory) as session:  # each case with no failures counted before
+                session.execute(delete(SecurityCounter))
             statements.clear()
-            result, after = _verify(factory, state, order_no, last4)
-            outcomes.append((result, _without_login(after), len(statements)))
+            result, after = _verify(factory, state, order_no, last4, now=NOW + hour * 3601)
+            outcomes.append((result, _without_login(after).attempts, len(statements)))
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert outcomes[0][0] == FAILED_2
@@ -219,3 +223,34 @@ def test_cli_prints_a_token_for_an_existing_customer(shop, database_url, monkeyp
 
     assert main(["identity", "token", "999999"]) == 1
     assert "no customer with id 999999" in capsys.readouterr().err
+
+
+def test_the_lock_is_shared_by_every_conversation_of_an_order(shop):
+    """Brute force across new senders, /restart and /back: every fresh conversation state
+    spends the same per-order count, and the right digits are refused once it is locked."""
+    factory, _, _ = shop
+    results = [_verify(factory, VerificationState(), ZHANG_ORDER, f"{n:04d}")[0] for n in range(3)]
+    assert [r.status for r in results] == [
+        VerificationStatus.FAILED,
+        VerificationStatus.FAILED,
+        VerificationStatus.LOCKED,
+    ]
+    result, state = _verify(factory, VerificationState(), ZHANG_ORDER, "6093", now=NOW + 60)
+    assert result.status is VerificationStatus.LOCKED and state.verified_orders == ()
+    # the owner's other orders are locked too (the count is per customer as well)
+    result, _ = _verify(factory, VerificationState(), NO_PHONE_ORDER, "6093", now=NOW + 60)
+    assert result.status is VerificationStatus.LOCKED
+    # after the cool-down the right digits work again
+    result, _ = _verify(factory, VerificationState(), ZHANG_ORDER, "6093", now=NOW + 1800)
+    assert result.status is VerificationStatus.VERIFIED
+
+
+def test_a_proven_order_closes_after_verified_minutes(shop):
+    factory, _, _ = shop
+    _, state = _verify(factory, VerificationState(), ZHANG_ORDER, "6093")
+    with session_scope(factory) as session:
+        assert accessible_order(session, state, ZHANG_ORDER, now=NOW + 1799) is not None
+        assert accessible_order(session, state, ZHANG_ORDER, now=NOW + 1800) is None
+    # a slot written before proofs expired carries no expiry: nothing stays proven
+    old = {"attempts": 0, "verified_orders": [ZHANG_ORDER]}
+    assert VerificationState.from_dict(old).verified_orders == ()
