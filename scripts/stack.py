@@ -41,6 +41,7 @@ class Stack:
     agent_port: int = 0
     agent_name: str = "xiaoli"
     agent_password: str = ""
+    outbox: Path = ROOT / ".kefu" / "outbox.jsonl"  # codes and notices sent to customers
 
     @property
     def shop_url(self) -> str:
@@ -76,6 +77,7 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
     )
     stack.url = f"http://127.0.0.1:{stack.rasa_port}"
     stack.agent_port, stack.agent_password = free_port(), secrets.token_urlsafe(16)
+    stack.outbox = ROOT / ".kefu" / f"outbox-{stack.rasa_port}.jsonl"
     env = {
         **os.environ,
         "KEFU_RASA_PORT": str(stack.rasa_port),
@@ -86,6 +88,7 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
         "KEFU_AGENT_PORT": str(stack.agent_port),
         "KEFU_AGENTS": f"{stack.agent_name}:{hash_password(stack.agent_password)}",
         "KEFU_AGENT_SECRET": secrets.token_urlsafe(48),
+        "KEFU_OUTBOX": str(stack.outbox),
     }
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run.sh"), "server"],

@@ -5,7 +5,8 @@
 The messages below are sent over the REST channel; product cards are shown as their title,
 price and reasons, as the web chat would render them.  The after-sales conversations use a
 shipped, an unshipped and a delivered order of the demo shop (``{shipped}``, ``{paid}``,
-``{delivered}``) and the last 4 digits of their phones.
+``{delivered}``) and the last 4 digits of their phones; ``{code}`` is the confirmation code
+that went to the phone on the order (the development outbox).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import requests
 
 from scripts.stack import ROOT, running_stack
+from tests.outbox import latest_code
 
 CONVERSATIONS = {
     "中文": [
@@ -49,7 +51,8 @@ CONVERSATIONS = {
         "七天无理由退货怎么算",
         "订单 {paid} 不想要了，帮我取消",
         "{paid_last4}",
-        "/affirm",
+        "确认",
+        "{code}",
     ],
     "After-sales (English)": [
         "I need an invoice for order {delivered}",
@@ -128,7 +131,10 @@ def main() -> None:
         for title, messages in CONVERSATIONS.items():
             sender = uuid.uuid4().hex
             out += ["", f"## {title}", ""]
-            for text in (m.format(**orders) for m in messages):
+            for template in messages:
+                if "{code}" in template:  # the code that went to the phone on the order
+                    orders["code"] = latest_code(stack.outbox, orders["paid"])
+                text = template.format(**orders)
                 reply = requests.post(
                     f"{stack.url}/webhooks/rest/webhook",
                     json={"sender": sender, "message": text},

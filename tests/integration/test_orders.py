@@ -13,6 +13,7 @@ from kefu.db import make_engine, make_session_factory
 from kefu.identity import issue_token
 from kefu.models import Customer, Order, OrderRequest, Shipment
 from tests.integration.conftest import IDENTITY_SECRET
+from tests.outbox import latest_code, notices
 
 pytestmark = pytest.mark.model
 
@@ -172,12 +173,17 @@ def test_cancel_is_previewed_confirmed_and_done_once(bot, sessions):
     chat = Chat(bot)
     chat.say(f"订单 {number} 不想要了，帮我取消")
     preview = chat.say(digits)
-    assert [b["payload"] for b in buttons_of(preview)] == ["/affirm", "/deny"]
+    assert [b["payload"] for b in buttons_of(preview)] == ["/deny"]
+    assert "验证码" in texts_of(preview) and number in texts_of(preview)
     with sessions() as session:
         assert session.scalar(select(Order.status).where(Order.order_no == number)) == "paid"
-    done = texts_of(chat.say("/affirm"))
+    asked = texts_of(chat.say("/affirm"))  # a yes is not enough: the code is
+    assert "验证码" in asked
+    code = latest_code(bot.stack.outbox, number)
+    done = texts_of(chat.say(code))
     assert number in done and "已取消" in done
-    chat.say("/affirm")  # a double click
+    chat.say(code)  # a double send
+    assert len(notices(bot.stack.outbox, number)) == 1  # the phone on file was told once
     with sessions() as session:
         order_id = session.scalar(select(Order.id).where(Order.order_no == number))
         assert session.scalar(select(Order.status).where(Order.id == order_id)) == "cancelled"
@@ -233,7 +239,7 @@ def test_newsletter_needs_a_login_and_then_changes_the_account(bot, sessions):
     chat = Chat(bot, {"customer_token": token})
     wanted = "unsubscribe me from the newsletter" if before else "subscribe me to the newsletter"
     assert buttons_of(chat.say(wanted))
-    chat.say("/affirm")
+    chat.say("/affirm")  # a newsletter choice needs no code
     with sessions() as session:
         assert session.get(Customer, customer.id).newsletter_opt_in is (not before)
 
@@ -248,9 +254,9 @@ def test_address_change_is_applied_after_confirmation(bot, sessions):
     asked = texts_of(chat.say(digits))
     assert "新的收货地址" in asked
     preview = chat.say("浙江省杭州市西湖区文三路100号5幢302")
-    assert [b["payload"] for b in buttons_of(preview)] == ["/affirm", "/deny"]
+    assert [b["payload"] for b in buttons_of(preview)] == ["/deny"]
     assert "文三路" not in texts_of(preview)  # the street is masked in what the bot says
-    chat.say("/affirm")
+    chat.say(f"验证码 {latest_code(bot.stack.outbox, number)}")
     with sessions() as session:
         address = session.scalar(select(Order).where(Order.order_no == number)).shipping_address
     assert (address["province"], address["city"], address["district"]) == (
@@ -280,8 +286,9 @@ def test_invoice_request_in_english_creates_one_invoice(bot, sessions):
     assert "invoice" in texts_of(chat.say(digits)).lower()
     preview = chat.say("personal")
     assert buttons_of(preview)
-    chat.say("/affirm")
-    chat.say("/affirm")
+    code = latest_code(bot.stack.outbox, number)
+    chat.say(code)
+    chat.say(code)
     with sessions() as session:
         count = session.scalar(
             select(func.count()).select_from(Invoice).where(Invoice.order_id == order_id)
