@@ -42,15 +42,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from kefu import handoff_limits
 from kefu.config import HandoffSettings, shop_config
-from kefu.handoff_limits import TicketLimitReached
-from kefu.handoff_text import (
-    ENTITY_LABELS,
-    GENERIC_INTENTS,
-    TOPICS,
-    mask_proofs,
-    normalise_entities,
-    summarise,
-)
+from kefu.handoff_limits import TicketLimitReached as TicketLimitReached
+from kefu.handoff_text import ENTITY_LABELS as ENTITY_LABELS
+from kefu.handoff_text import GENERIC_INTENTS as GENERIC_INTENTS
+from kefu.handoff_text import TOPICS as TOPICS
+from kefu.handoff_text import mask_proofs, normalise_entities, summarise
 from kefu.models import (
     HANDOFF_REASONS,
     TICKET_ACTIVE_STATUSES,
@@ -58,20 +54,6 @@ from kefu.models import (
     HandoffTicket,
     TicketMessage,
 )
-
-__all__ = [
-    "ENTITY_LABELS",
-    "GENERIC_INTENTS",
-    "TOPICS",
-    "HandoffError",
-    "TicketClosed",
-    "TicketForbidden",
-    "TicketLimitReached",
-    "TicketNotFound",
-    "TicketTaken",
-    "mask_proofs",
-    "summarise",
-]
 
 OPEN, CLAIMED, CLOSED, ABANDONED = "open", "claimed", "closed", "abandoned"
 REQUESTED, FALLBACKS, COMPLAINT, FRUSTRATION = HANDOFF_REASONS

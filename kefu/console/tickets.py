@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from kefu import handoff
+from kefu.config import HandoffSettings
 from kefu.console import guard
 from kefu.console.base import (
     AGENT,
@@ -134,7 +135,7 @@ def _read(
     agent: str,
     now: datetime,
     address: str,
-    settings: Any,
+    settings: HandoffSettings,
     again_after: timedelta | None,
 ) -> dict[str, Any]:
     """The ticket's page data if ``agent`` may see it, the read in the audit log (unless they
@@ -274,7 +275,9 @@ async def _refusal(request: web.Request, error: Exception, draft: str = "") -> w
     return await _ticket_page(request, status=409, error=message, draft=draft)
 
 
-def _audited(session: Session, view: TicketView, agent: str, action: str, now, address) -> None:
+def _audited(
+    session: Session, view: TicketView, agent: str, action: str, now: datetime, address: str
+) -> None:
     guard.audit(
         session,
         agent,

@@ -17,9 +17,9 @@ from kefu.config import ConfigError, HandoffSettings, load_shop_config
 from kefu.db import make_engine, session_scope
 from kefu.handoff import (
     MAX_TRANSCRIPT,
+    TicketClosed,
     TicketForbidden,
     TicketLimitReached,
-    TicketClosed,
     TicketNotFound,
     TicketTaken,
     abandon,
@@ -611,3 +611,166 @@ def test_the_database_allows_one_active_ticket_per_conversation(factory):
     with session_scope(factory) as session:
         session.add(ticket_row(opened.conversation_id, "closed"))
     assert count(factory) == 2
+
+
+# ----------------------------------------------------------------------------- agents' access
+
+
+def test_an_agent_sees_queued_tickets_and_their_own(factory):
+    queued = open_(factory, conversation="conv-queued")
+    alices = open_(factory, conversation="conv-alice")
+    run(factory, claim, alices.id, "alice")
+    left = open_(factory, conversation="conv-left")
+    run(factory, abandon, left.id)
+    for name in ("alice", "bob"):
+        assert run(factory, ticket_for, queued.id, name).id == queued.id
+    assert run(factory, ticket_for, alices.id, "alice").agent == "alice"
+    with pytest.raises(TicketForbidden):
+        run(factory, ticket_for, alices.id, "bob")
+    with pytest.raises(TicketForbidden):  # ended before anyone took it
+        run(factory, ticket_for, left.id, "alice")
+    with pytest.raises(TicketNotFound):
+        run(factory, ticket_for, alices.id + 1000, "alice")
+    run(factory, close, alices.id, "alice")
+    closed = run(factory, ticket, alices.id)
+    assert may_see(closed, "alice") and not may_see(closed, "bob") and not may_see(closed, "")
+
+
+def test_the_queue_is_read_a_page_at_a_time_without_messages(factory):
+    opened = [
+        open_(factory, conversation=f"conv-{n}", now=NOW + timedelta(minutes=n)) for n in range(7)
+    ]
+    run(factory, add_message, opened[0].id, "customer", "有人吗")
+    run(factory, claim, opened[1].id, "bob")
+    run(factory, claim, opened[2].id, "alice")
+    first = run(factory, queue_page, "alice", 1, 4)
+    assert [t.id for t in first.tickets] == [opened[n].id for n in (0, 2, 3, 4)]
+    assert (first.page, first.pages, first.total, first.with_others) == (1, 2, 6, 1)
+    assert all(t.messages == () for t in first.tickets)  # no messages loaded
+    second = run(factory, queue_page, "alice", 2, 4)
+    assert [t.id for t in second.tickets] == [opened[5].id, opened[6].id]
+    assert run(factory, queue_page, "alice", 99, 4).page == 2  # clipped
+    assert [t.id for t in run(factory, queue_page, "bob", 1, 3).tickets] == [
+        opened[n].id for n in (0, 1, 3)
+    ]
+
+
+def test_departed_customers_are_looked_for_in_turns(factory):
+    opened = [
+        open_(factory, conversation=f"conv-{n}", now=NOW + timedelta(minutes=n)) for n in range(5)
+    ]
+    cutoff = NOW + timedelta(minutes=4)  # the last one is too fresh
+    first = run(factory, waiting_since_before, cutoff, 0, 3)
+    assert [t.id for t in first] == [t.id for t in opened[:3]]
+    rest = run(factory, waiting_since_before, cutoff, first[-1].id, 3)
+    assert [t.id for t in rest] == [opened[3].id]
+
+
+# ----------------------------------------------------------------------------- ticket flood
+
+LIMITS = """
+handoff:
+  limits:
+    per_client_per_hour: 2
+    per_channel_per_hour: 3
+    per_hour: 4
+"""
+
+
+def limited(tmp_path):
+    return load_shop_config(shop_file(tmp_path, LIMITS)).handoff
+
+
+def test_tickets_per_client_are_limited_per_hour(factory, tmp_path):
+    settings = limited(tmp_path)
+    for n in range(2):
+        open_(factory, conversation=f"c{n}", client="203.0.113.7", settings=settings)
+    with pytest.raises(TicketLimitReached) as refused:
+        open_(factory, conversation="c9", client="203.0.113.7", settings=settings)
+    assert refused.value.scope == "client"
+    assert refused.value.retry_after == timedelta(hours=1) and refused.value.minutes == 60
+    assert count(factory) == 2
+    # a conversation that has its ticket gets it again, limits or not
+    assert open_(factory, conversation="c0", client="203.0.113.7", settings=settings).status
+    # an hour later the client may ask again
+    later = NOW + timedelta(hours=1, seconds=1)
+    open_(factory, conversation="c9", client="203.0.113.7", settings=settings, now=later)
+
+
+def test_without_an_address_the_customer_or_the_conversation_is_the_client(
+    factory, customer, tmp_path
+):
+    settings = load_shop_config(
+        shop_file(tmp_path, "handoff:\n  limits: {per_client_per_hour: 2}")
+    ).handoff
+    for _ in range(2):  # one conversation abandoned and opened again
+        run(factory, abandon, open_(factory, conversation="anon", settings=settings).id)
+    with pytest.raises(TicketLimitReached):
+        open_(factory, conversation="anon", settings=settings)
+    for n in range(2):  # one customer in two conversations
+        open_(factory, conversation=f"mine-{n}", customer_id=customer, settings=settings)
+    with pytest.raises(TicketLimitReached):
+        open_(factory, conversation="mine-9", customer_id=customer, settings=settings)
+    open_(factory, conversation="someone-else", settings=settings)
+
+
+def test_tickets_per_channel_and_in_all_are_limited(factory, tmp_path):
+    settings = limited(tmp_path)
+    for n in range(3):
+        open_(factory, conversation=f"w{n}", client=f"10.0.0.{n}", settings=settings)
+    with pytest.raises(TicketLimitReached) as refused:
+        open_(factory, conversation="w9", client="10.0.0.9", settings=settings)
+    assert refused.value.scope == "channel"
+    open_(factory, conversation="t1", client="10.0.1.1", channel="telegram", settings=settings)
+    with pytest.raises(TicketLimitReached) as refused:
+        open_(factory, conversation="t2", client="10.0.1.2", channel="telegram", settings=settings)
+    assert refused.value.scope == "global"
+    assert count(factory) == 4
+
+
+def test_ticket_limits_in_shop_yml(tmp_path):
+    project = load_shop_config().handoff.limits
+    assert (project.per_client_per_hour, project.per_channel_per_hour, project.per_hour) == (
+        5,
+        300,
+        600,
+    )
+    for language in ("zh", "en"):
+        text = project.busy.get(language).format(
+            minutes=3, hotline="400", hours="9-21", email="a@b"
+        )
+        assert "3" in text and "400" in text and "a@b" in text
+    for bad, message in [
+        ("  limits: {per_hour: 0}", "handoff.limits.per_hour"),
+        ("  limits: {busy: {zh: '{secret}', en: x}}", "handoff.limits.busy"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_shop_config(shop_file(tmp_path, "handoff:\n" + bad))
+
+
+# ----------------------------------------------------------------------------- migration 0007
+
+SECURITY_TABLES = (
+    "console_login_failures",
+    "console_revoked_sessions",
+    "console_audit",
+    "handoff_ticket_openings",
+)
+
+
+def test_the_console_security_migration_matches_the_models(database_url):
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            inspector = inspect(connection)
+            columns = {t: {c["name"] for c in inspector.get_columns(t)} for t in SECURITY_TABLES}
+        assert [d for d in diffs if any(t in repr(d) for t in SECURITY_TABLES)] == []
+        for table in SECURITY_TABLES:
+            assert columns[table] == {c.name for c in Base.metadata.tables[table].columns}
+        migrate.downgrade(database_url, "0006")
+        assert not set(SECURITY_TABLES) & set(inspect(engine).get_table_names())
+    finally:
+        migrate.upgrade(database_url)
+        engine.dispose()
+    assert set(SECURITY_TABLES) <= set(inspect(make_engine(database_url)).get_table_names())
