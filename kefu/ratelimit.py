@@ -34,6 +34,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kefu.config import ChannelLimits
+
 logger = logging.getLogger(__name__)
 
 REDIS_URL_ENV = "KEFU_REDIS_URL"
@@ -359,6 +361,19 @@ class TrafficLimits:
             overall=self.overall.scaled(factor),
             conversation_seconds=self.conversation_seconds,
         )
+
+
+def traffic_limits(limits: ChannelLimits, scale: float = 1.0) -> TrafficLimits:
+    """The rates of ``channels`` in shop.yml, all but the per-conversation one times ``scale``."""
+    return TrafficLimits(
+        per_sender=Rate.per_minute(limits.burst, limits.per_minute),
+        per_address=Rate.per_minute(limits.address_burst, limits.address_per_minute),
+        new_conversations=Rate.per_hour(
+            limits.new_conversations_burst, limits.new_conversations_per_hour
+        ),
+        per_channel=Rate.per_minute(limits.channel_burst, limits.channel_per_minute),
+        overall=Rate.per_minute(limits.global_burst, limits.global_per_minute),
+    ).scaled(scale)
 
 
 SENDER, ADDRESS, NEW_CONVERSATION, CHANNEL, GLOBAL = (

@@ -6,6 +6,9 @@ marks an optional value.  The file written for ``rasa run --credentials`` keeps 
 references (Rasa fills them in when it starts), so secrets never land on disk; an optional value
 that is not set becomes its default, or is left out when the default is empty.
 
+The REST channel is open to anyone who reaches the port unless it has a ``token``
+(``KEFU_REST_TOKEN``); with ``KEFU_PROFILE=production`` it is switched on only with one.
+
     python -m scripts.credentials credentials.yml .kefu/credentials.yml
 """
 
@@ -22,6 +25,8 @@ from typing import Any
 import yaml
 
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+REST_CHANNELS = ("kefu_rasa.channels.builtin.RestChannel", "rest")
+PROFILE_ENV = "KEFU_PROFILE"
 
 
 class CredentialsError(ValueError):
@@ -70,11 +75,15 @@ def effective_credentials(
         raise CredentialsError(f"{source}: must map channel names to their settings")
     enabled: dict[str, Any] = {}
     choices = []
+    production = env.get(PROFILE_ENV, "").strip().lower() == "production"
     for channel, settings in raw.items():
         if settings is not None and not isinstance(settings, dict):
             raise CredentialsError(f"{source}: settings of '{channel}' must be a mapping")
         missing: list[str] = []
         resolved = _resolve(settings or {}, env, missing)
+        if str(channel) in REST_CHANNELS and production and not (resolved or {}).get("token"):
+            token = VARIABLE.search(str((settings or {}).get("token") or ""))
+            missing.append(token.group(1) if token else "a token")
         choices.append(ChannelChoice(str(channel), not missing, missing))
         if not missing:
             enabled[str(channel)] = resolved or None

@@ -18,18 +18,19 @@ export KEFU_ALLOWED_ORIGINS=${KEFU_ALLOWED_ORIGINS:-"http://127.0.0.1:$SHOP_PORT
 # Requests larger than this are refused (413) by the Rasa server.
 export SANIC_REQUEST_MAX_SIZE=${KEFU_MAX_BODY_BYTES:-1048576}
 
-# Secrets: from the environment, or generated once and kept (mode 600) in .kefu/.
+# Secrets: from the environment, or generated once and kept (mode 600) in .kefu/.  They are
+# passed on in the environment, never on a command line (any local user can read those in ps):
+# kefu_rasa.server reads KEFU_API_TOKEN and KEFU_JWT_SECRET (optional) itself.
 if [ -z "${KEFU_API_TOKEN:-}" ]; then
   KEFU_API_TOKEN=$(scripts/secret.sh api_token)
   TOKEN_SOURCE="$STATE_DIR/api_token"
 else
   TOKEN_SOURCE="the KEFU_API_TOKEN environment variable"
 fi
+export KEFU_API_TOKEN
 export KEFU_ACTION_SECRET=${KEFU_ACTION_SECRET:-$(scripts/secret.sh action_secret)}
-API_AUTH=(--auth-token "$KEFU_API_TOKEN")
-if [ -n "${KEFU_JWT_SECRET:-}" ]; then
-  API_AUTH+=(--jwt-secret "$KEFU_JWT_SECRET" --jwt-method "${KEFU_JWT_METHOD:-HS256}")
-fi
+# signs web chat session secrets (kefu_rasa/channels/webchat.py): sessions survive restarts
+export KEFU_WEBCHAT_SECRET=${KEFU_WEBCHAT_SECRET:-$(scripts/secret.sh webchat_secret)}
 
 pids=()
 cleanup() {
@@ -43,7 +44,8 @@ trap cleanup INT TERM EXIT
 wait_for() {  # url seconds name pid
   local i
   for ((i = 0; i < $2 * 2; i++)); do
-    if curl -fs -o /dev/null "$1"; then return 0; fi
+    # the URL goes to curl on stdin: it may hold the API token
+    if curl -fs -o /dev/null -K - <<<"url = \"$1\""; then return 0; fi
     if ! kill -0 "$4" 2>/dev/null; then echo "kefu: $3 exited during start-up" >&2; return 1; fi
     sleep 0.5
   done
@@ -66,8 +68,9 @@ fi
 
 echo "kefu: channels (credentials.yml; set a channel's variables to switch it on):"
 .venv/bin/python -m scripts.credentials credentials.yml "$STATE_DIR/credentials.yml"
+# `rasa run` with the secrets from the environment and admin-only writes on the HTTP API
 # shellcheck disable=SC2086  # the origins are a space-separated list
-.venv/bin/rasa run -m models/kefu.tar.gz --enable-api "${API_AUTH[@]}" --cors $KEFU_ALLOWED_ORIGINS \
+.venv/bin/python -m kefu_rasa.server -m models/kefu.tar.gz --enable-api --cors $KEFU_ALLOWED_ORIGINS \
   --credentials "$STATE_DIR/credentials.yml" --endpoints endpoints.yml \
   --interface "${KEFU_HOST:-127.0.0.1}" --port "$RASA_PORT" \
   --log-file "$STATE_DIR/rasa.log" > "$STATE_DIR/rasa.out" 2>&1 &
@@ -91,12 +94,14 @@ if [ -n "${KEFU_AGENTS:-}" ] && [ -n "${KEFU_AGENT_SECRET:-}" ]; then
   wait_for "http://127.0.0.1:$AGENT_PORT/login" 60 "agent console" "${pids[-1]}"
 fi
 
+REST_NOTE=""
+if [ -n "${KEFU_REST_TOKEN:-}" ]; then REST_NOTE="  (Authorization: Bearer \$KEFU_REST_TOKEN)"; fi
 cat <<INFO
 
 kefu is running (Ctrl-C stops it):
   demo shop         http://127.0.0.1:$SHOP_PORT/   (web chat in the corner)
   REST channel      POST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
-                    {"sender": "customer-1", "message": "你好"}
+                    {"sender": "customer-1", "message": "你好"}$REST_NOTE
   web chat          <script src="http://127.0.0.1:$RASA_PORT/webhooks/webchat/widget.js" defer></script>
   HTTP API          http://127.0.0.1:$RASA_PORT/  token: in $TOKEN_SOURCE
   action server     http://127.0.0.1:$ACTIONS_PORT/webhook

@@ -19,6 +19,8 @@ from kefu.agent_console import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "kefu.tar.gz"
+# KEFU_LIMIT_SCALE for the servers the tests and the benchmark start (shop.yml `channels`)
+LIMIT_SCALE = 1000
 
 
 def free_port() -> int:
@@ -49,7 +51,8 @@ class Stack:
         return f"http://127.0.0.1:{self.shop_port}"
 
     def rasa_pid(self) -> int | None:
-        """PID of the Rasa server process (found by its port on the command line)."""
+        """PID of the Rasa server process (``python -m kefu_rasa.server``, found by its port
+        on the command line)."""
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -58,8 +61,7 @@ class Stack:
             except OSError:
                 continue
             args = [a.decode(errors="replace") for a in cmdline]
-            is_rasa = any(a.endswith("rasa") for a in args[:2])
-            if is_rasa and "run" in args and str(self.rasa_port) in args:
+            if "kefu_rasa.server" in args[:3] and str(self.rasa_port) in args:
                 return int(entry.name)
         return None
 
@@ -69,6 +71,8 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
     """Run scripts/run.sh on free ports with fresh secrets; stop it (Ctrl-C) afterwards.
 
     Channels switched on by variables in the caller's environment (credentials.yml) come up too.
+    All test customers come from 127.0.0.1, so the per-address, channel and global limits are
+    raised (``KEFU_LIMIT_SCALE``, unless the caller set it); the per-conversation one stays.
     """
     if not MODEL.exists():
         raise RuntimeError("models/kefu.tar.gz is missing: run `make train` first")
@@ -89,6 +93,8 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
         "KEFU_AGENTS": f"{stack.agent_name}:{hash_password(stack.agent_password)}",
         "KEFU_AGENT_SECRET": secrets.token_urlsafe(48),
         "KEFU_OUTBOX": str(stack.outbox),
+        "KEFU_WEBCHAT_SECRET": os.environ.get("KEFU_WEBCHAT_SECRET") or secrets.token_urlsafe(32),
+        "KEFU_LIMIT_SCALE": os.environ.get("KEFU_LIMIT_SCALE") or str(LIMIT_SCALE),
     }
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run.sh"), "server"],

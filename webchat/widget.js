@@ -145,12 +145,17 @@
       typeof saved.sessionId === 'string' && SESSION_ID.test(saved.sessionId)
         ? saved.sessionId
         : null;
+    // the secret the server issued with the session: without it the session cannot be resumed
+    let sessionSecret =
+      sessionId && typeof saved.sessionSecret === 'string' ? saved.sessionSecret : null;
     if (saved.identity && saved.identity !== IDENTITY) {
       // logged out, or another customer on this browser: their conversation is not ours to see
       sessionId = null;
+      sessionSecret = null;
     }
     return {
       sessionId: sessionId,
+      sessionSecret: sessionSecret,
       identity: IDENTITY,
       open: saved.open === true,
       language: saved.language === 'en' || saved.language === 'zh' ? saved.language : PAGE_LANGUAGE,
@@ -691,6 +696,7 @@
     if (typeof id !== 'string' || !SESSION_ID.test(id)) {
       return;
     }
+    const secret = data && typeof data.session_secret === 'string' ? data.session_secret : null;
     if (state.sessionId && state.sessionId !== id) {
       // the stored conversation is gone on the server: its transcript would only mislead
       clearTranscript();
@@ -702,6 +708,7 @@
       });
     }
     state.sessionId = id;
+    state.sessionSecret = secret;
     save();
     sessionReady = true;
     flush();
@@ -732,7 +739,10 @@
     });
     socket.on('connect', function () {
       setStatus(true);
-      socket.emit('session_request', { session_id: state.sessionId || null });
+      socket.emit('session_request', {
+        session_id: state.sessionId || null,
+        session_secret: state.sessionSecret || null,
+      });
     });
     socket.on('disconnect', function (reason) {
       sessionReady = false;

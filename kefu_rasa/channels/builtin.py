@@ -40,6 +40,7 @@ Handler = Callable[[UserMessage], Awaitable[Any]]
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROFILE_ENV = "KEFU_PROFILE"
 MIN_REST_TOKEN_CHARS = 16
+MAX_SENDER = 120  # "rest:<sender>" stays within the 128 characters a conversation id may have
 
 
 class GuardedChannel:
@@ -119,9 +120,12 @@ class RestChannel(GuardedChannel, RestInput):
             if not isinstance(body, dict):
                 return response.json({"error": "the body must be a JSON object"}, status=400)
             sender, message = body.get("sender"), body.get("message")
-            if not isinstance(sender, str) or not sender.strip() or len(sender) > 128:
+            if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER:
                 return response.json(
-                    {"error": "'sender' must be a non-empty string of at most 128 characters"},
+                    {
+                        "error": "'sender' must be a non-empty string of at most "
+                        f"{MAX_SENDER} characters"
+                    },
                     status=400,
                 )
             if not isinstance(message, str):

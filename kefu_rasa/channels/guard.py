@@ -16,8 +16,9 @@ that, for every customer message:
   is one of the bot's own button payloads (``channels.button_payloads`` in shop.yml: the
   intent and its entity keys); anything else (/restart, /back, /session_start, other
   intents) reaches the bot without the slash, as ordinary text;
-* keeps only the known metadata (``customer_token``, at most ``max_metadata_chars``) and sets
-  the input channel to the channel's own name, whatever the request said.
+* keeps only the known metadata (``customer_token``, at most ``max_metadata_chars``), adds
+  ``client`` (a pseudonym of the client's address, where the channel has one) and sets the
+  input channel to the channel's own name, whatever the request said.
 
 Events are logged with a pseudonym, never the sender id, the address or the text.
 """
@@ -40,20 +41,16 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from kefu.config import ChannelLimits, shop_config
 from kefu.console.clients import Network, bucket, client_address, parse_networks, split_list
 from kefu.language import detect_language
-from kefu.ratelimit import (
-    SENDER,
-    Rate,
-    TrafficLimiter,
-    TrafficLimits,
-    limit_scale,
-    limit_store,
-)
+from kefu.ratelimit import SENDER, TrafficLimiter, limit_scale, limit_store, traffic_limits
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[Any]]
 
 METADATA_KEYS = ("customer_token",)  # what a customer's message may tell the bot
+# set by the guard (never by the customer) where the channel knows the client's address: a
+# pseudonym of it, for limits further on (hand-off tickets per client)
+CLIENT_METADATA_KEY = "client"
 TRUSTED_PROXIES_ENV = "KEFU_TRUSTED_PROXIES"
 SEPARATOR = ":"
 MAX_ENTITY_CHARS = 64
@@ -201,7 +198,7 @@ def customer_text(text: str, allowed: Mapping[str, Sequence[str]]) -> str:
 def bounded_metadata(raw: object, max_chars: int) -> dict[str, str]:
     """The known metadata keys with non-empty string values up to ``max_chars``; nothing else."""
     if isinstance(raw, str):
-        if len(raw) > max_chars * (len(METADATA_KEYS) + 1):
+        if len(raw) > 2 * max_chars + 1024:  # not worth parsing
             return {}
         try:
             raw = json.loads(raw)
@@ -244,19 +241,6 @@ def client_of(peer: str | None, forwarded_for: Sequence[str]) -> str:
 
 
 # ---- limits -----------------------------------------------------------------------------------
-
-
-def traffic_limits(limits: ChannelLimits, scale: float = 1.0) -> TrafficLimits:
-    """The rates of ``channels`` in shop.yml, all but the per-conversation one times ``scale``."""
-    return TrafficLimits(
-        per_sender=Rate.per_minute(limits.burst, limits.per_minute),
-        per_address=Rate.per_minute(limits.address_burst, limits.address_per_minute),
-        new_conversations=Rate.per_hour(
-            limits.new_conversations_burst, limits.new_conversations_per_hour
-        ),
-        per_channel=Rate.per_minute(limits.channel_burst, limits.channel_per_minute),
-        overall=Rate.per_minute(limits.global_burst, limits.global_per_minute),
-    ).scaled(scale)
 
 
 @lru_cache(maxsize=1)
@@ -314,13 +298,16 @@ def guarded(
             if said != text:
                 logger.info("%s: conversation %s typed a command; passed as text", channel, who)
                 text = said
+        metadata = bounded_metadata(message.metadata, limits.max_metadata_chars)
+        if address is not None:
+            metadata[CLIENT_METADATA_KEY] = pseudonym(f"client:{address}")
         scoped = UserMessage(
             text,
             scoped_output(message.output_channel, channel),
             scoped_id,
             input_channel=channel,
             message_id=message.message_id,
-            metadata=bounded_metadata(message.metadata, limits.max_metadata_chars),
+            metadata=metadata,
         )
         return await on_new_message(scoped)
 

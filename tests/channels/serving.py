@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from sanic import Blueprint, Sanic
 
@@ -15,10 +15,15 @@ _names = itertools.count()
 
 
 @contextlib.asynccontextmanager
-async def serving(blueprint: Blueprint, url_prefix: str = "") -> AsyncIterator[str]:
-    """Run ``blueprint`` on 127.0.0.1 until the block ends; yields the base URL."""
+async def serving(
+    blueprint: Blueprint | Sequence[tuple[Blueprint, str]], url_prefix: str = ""
+) -> AsyncIterator[str]:
+    """Run ``blueprint`` (or several ``(blueprint, url_prefix)``, as Rasa registers its
+    channels) on 127.0.0.1 until the block ends; yields the base URL."""
     app = Sanic(f"kefu_test_{next(_names)}", configure_logging=False)
-    app.blueprint(blueprint, url_prefix=url_prefix)
+    blueprints = [(blueprint, url_prefix)] if isinstance(blueprint, Blueprint) else blueprint
+    for each, prefix in blueprints:
+        app.blueprint(each, url_prefix=prefix)
     port = free_port()
     server = await app.create_server(
         host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False

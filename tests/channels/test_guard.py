@@ -21,7 +21,7 @@ from kefu_rasa.channels.guard import (
 )
 
 LIMITS = ChannelLimits(
-    max_message_chars=10,
+    max_message_chars=40,
     too_long=Bilingual("太长了（{limit}）", "too long ({limit})"),
     too_fast=Bilingual("慢一点", "slow down"),
     too_busy=Bilingual("人太多", "busy"),
@@ -33,10 +33,10 @@ def limiter(
     burst: int = 2,
     address: Rate = PLENTY,
     new: Rate = PLENTY,
-    channel: Rate = PLENTY,
+    per_channel: Rate = PLENTY,
     overall: Rate = PLENTY,
 ) -> TrafficLimiter:
-    limits = TrafficLimits(Rate.per_minute(burst, 1), address, new, channel, overall)
+    limits = TrafficLimits(Rate.per_minute(burst, 1), address, new, per_channel, overall)
     return TrafficLimiter(limits, MemoryLimitStore())
 
 
@@ -83,7 +83,8 @@ async def test_scoped_output_strips_only_its_own_prefix():
     inner = CollectingOutputChannel()
     out = ScopedOutput(inner, "webchat")
     await out.send_text_message("webchat:abc", "1")
-    await out.send_response("webchat:abc", {"text": "2", "buttons": [{"title": "t", "payload": "/x"}]})
+    buttons = [{"title": "t", "payload": "/x"}]
+    await out.send_response("webchat:abc", {"text": "2", "buttons": buttons})
     await out.send_text_message("rest:abc", "3")
     assert [m["recipient_id"] for m in inner.messages] == ["abc", "abc", "rest:abc"]
     assert out.name() == "collector" and out.messages is inner.messages
@@ -91,12 +92,12 @@ async def test_scoped_output_strips_only_its_own_prefix():
 
 async def test_a_long_message_is_answered_in_its_language_without_the_bot():
     handler, seen = make()
-    zh, en = message("太" * 11), message("x " * 6)
+    zh, en = message("太" * 41), message("x " * 21)
     await handler(zh)
     await handler(en)
     assert seen == []
-    assert zh.output_channel.messages[0]["text"] == "太长了（10）"
-    assert en.output_channel.messages[0]["text"] == "too long (10)"
+    assert zh.output_channel.messages[0]["text"] == "太长了（40）"
+    assert en.output_channel.messages[0]["text"] == "too long (40)"
 
 
 async def test_a_flood_is_slowed_and_told_once(caplog):
@@ -129,21 +130,25 @@ async def test_rotating_senders_from_one_address_hit_the_address_limit():
 
 async def test_new_conversations_per_address_are_limited_but_going_ones_continue():
     handler, seen = make(burst=5, new=Rate.per_hour(2, 1))
-    for n in range(4):
-        await handler(message("hi", f"conv-{n}"), client="203.0.113.9")
+    messages = [message("hi", f"conv-{n}") for n in range(4)]
+    for m in messages:
+        await handler(m, client="203.0.113.9")
     assert [m.sender_id for m in seen] == ["test:conv-0", "test:conv-1"]
-    refused = message("again", "conv-3")
-    await handler(refused, client="203.0.113.9")
-    assert refused.output_channel.messages[0]["text"] == "人太多"
+    assert messages[3].output_channel.messages[0]["text"] == "busy"
     await handler(message("more", "conv-0"), client="203.0.113.9")  # an ongoing conversation
     assert seen[-1].text == "more"
 
 
 async def test_channel_and_global_limits():
-    handler, seen = make(burst=5, channel=Rate.per_minute(2, 1))
+    handler, seen = make(burst=5, per_channel=Rate.per_minute(2, 1))
     for n in range(3):
         await handler(message("hi", f"s{n}"))
     assert len(seen) == 2
+    handler, seen = make(burst=5, overall=Rate.per_minute(1, 1))
+    refused = message("hi", "s2")
+    await handler(message("hi", "s1"))
+    await handler(refused)
+    assert len(seen) == 1 and refused.output_channel.messages[0]["text"] == "busy"
 
 
 async def test_the_request_address_counts_only_where_the_channel_says_so():

@@ -11,16 +11,17 @@ import websockets
 from rasa.core.channels.channel import UserMessage
 
 from kefu.config import shop_config
-from kefu_rasa.channels.guard import shared_limiter
+from kefu_rasa.channels.guard import pseudonym, shared_limiter
 from kefu_rasa.channels.webchat import (
+    SessionKeys,
     WebChatInput,
     allowed_metadata,
     checked_session_id,
     parse_origins,
 )
 from tests.channels.serving import serving
+from tests.channels.socketio_client import SHOP, Client
 
-SHOP = "http://shop.test:8000"
 LIMITS = shop_config().channels
 
 
@@ -41,63 +42,6 @@ class Bot:
                 [{"title": "详情", "payload": "/product_info"}, {"title": "Buy", "url": "/b"}],
             )
             await out.send_custom_json(message.sender_id, {"type": "product_cards", "cards": []})
-
-
-class Client:
-    """A socket.io v4 client over a raw WebSocket, the transport browsers use."""
-
-    def __init__(self) -> None:
-        self.events: asyncio.Queue = asyncio.Queue()
-        self.ws = None
-        self._reader: asyncio.Task | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self.ws is not None and not self.ws.closed
-
-    async def _read(self) -> None:
-        async for frame in self.ws:
-            if frame == "2":  # engine.io ping
-                await self.ws.send("3")
-            elif frame.startswith("42"):
-                event, *data = json.loads(frame[2:])
-                await self.events.put((event, data[0] if data else None))
-            elif frame.startswith("40"):
-                await self.events.put(("connected", None))
-
-    async def connect(self, url: str, origin: str = SHOP) -> None:
-        ws_url = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = await websockets.connect(ws_url, extra_headers={"Origin": origin})
-        await self.ws.recv()  # engine.io open packet
-        self._reader = asyncio.create_task(self._read())
-        await self.ws.send("40")
-        await self.next("connected")
-
-    async def emit(self, event: str, data: object = None) -> None:
-        await self.ws.send("42" + json.dumps([event, data], ensure_ascii=False))
-
-    async def next(self, name: str, timeout: float = 5) -> object:
-        while True:
-            event, data = await asyncio.wait_for(self.events.get(), timeout)
-            if event == name:
-                return data
-
-    async def start(self, url: str, session_id: object = None) -> str:
-        await self.connect(url)
-        await self.emit("session_request", {"session_id": session_id})
-        return await self.next("session_confirm")
-
-    async def __aenter__(self) -> Client:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._reader:
-            self._reader.cancel()
-        if self.ws:
-            await self.ws.close()
 
 
 @pytest.fixture(autouse=True)
@@ -126,6 +70,7 @@ async def test_a_conversation_gets_a_session_typing_and_replies(server, client):
     url, bot = server
     session_id = await client.start(url)
     assert checked_session_id({"session_id": session_id}) == session_id
+    assert client.secret and session_id not in client.secret
     await client.emit(
         "user_uttered",
         {"message": "你好", "metadata": {"customer_token": "abc.def.ghi", "admin": True}},
@@ -134,9 +79,10 @@ async def test_a_conversation_gets_a_session_typing_and_replies(server, client):
     assert await client.next("bot_uttered") == {"text": "echo: 你好"}
     assert await client.next("bot_typing") == {"on": False}
     (message,) = bot.messages
-    assert message.sender_id == session_id
+    assert message.sender_id == f"webchat:{session_id}"  # the tracker key carries the channel
     assert message.input_channel == "webchat"
-    assert message.metadata == {"customer_token": "abc.def.ghi"}  # unknown keys dropped
+    client = pseudonym("client:127.0.0.1")  # the guard's pseudonym of the client's address
+    assert message.metadata == {"customer_token": "abc.def.ghi", "client": client}
 
 
 async def test_buttons_and_cards_have_the_widgets_shapes(server, client):
@@ -154,20 +100,53 @@ async def test_buttons_and_cards_have_the_widgets_shapes(server, client):
     assert await client.next("bot_uttered") == {"custom": {"type": "product_cards", "cards": []}}
 
 
-async def test_a_reload_keeps_the_session_and_a_forged_id_gets_a_new_one(server, client):
+async def test_a_reload_with_the_secret_keeps_the_session_and_a_forged_id_gets_a_new_one(
+    server, client
+):
     url, _ = server
-    kept = "0123456789abcdef0123456789abcdef"
-    assert await client.start(url, kept) == kept
+    first = await client.start(url)
+    await client.close()
+    async with Client() as reloaded:
+        assert await reloaded.start(url, first, client.secret) == first
     async with Client() as other:
         fresh = await other.start(url, "../../etc/passwd")
         assert fresh != "../../etc/passwd" and len(fresh) == 32
+
+
+async def test_a_known_session_id_without_its_secret_gets_a_fresh_session_and_nothing_else(
+    server, client
+):
+    url, _ = server
+    victim = await client.start(url)
+    async with Client() as attacker:
+        assert await attacker.start(url, victim) != victim
+        for secret in ("", "1.abc", f"{2**40}.{'A' * 43}", client.secret + "x", ["x"]):
+            assert await attacker.request_session(victim, secret) != victim
+        await client.emit("user_uttered", {"message": "我的订单"})
+        assert await client.next("bot_uttered") == {"text": "echo: 我的订单"}
+        with pytest.raises(asyncio.TimeoutError):
+            await attacker.next("bot_uttered", timeout=0.5)
+        # the secret of another session does not open this one either
+        assert await attacker.request_session(victim, attacker.secret) != victim
+
+
+def test_session_secrets_expire_and_belong_to_one_session():
+    now = [1_000_000.0]
+    keys = SessionKeys(b"k" * 32, ttl_seconds=60, clock=lambda: now[0])
+    secret = keys.issue("a" * 32)
+    assert keys.verify("a" * 32, secret)
+    assert not keys.verify("b" * 32, secret)
+    assert not SessionKeys(b"x" * 32, clock=lambda: now[0]).verify("a" * 32, secret)
+    now[0] += 61
+    assert not keys.verify("a" * 32, secret)
+    assert checked_session_id({"session_id": "a" * 32, "session_secret": secret}, keys) != "a" * 32
 
 
 async def test_a_new_session_request_leaves_the_old_conversation(server, client):
     url, _ = server
     first = await client.start(url)
     async with Client() as listener:
-        await listener.start(url, first)
+        await listener.start(url, first, client.secret)
         await listener.emit("session_request", {"session_id": None})
         await listener.next("session_confirm")
         await client.emit("user_uttered", {"message": "only for the first"})
@@ -181,14 +160,14 @@ async def test_a_message_cannot_speak_for_another_conversation(server, client):
     mine = await client.start(url)
     await client.emit("user_uttered", {"message": "hi", "session_id": "f" * 32})
     await client.next("bot_uttered")
-    assert bot.messages[0].sender_id == mine
+    assert bot.messages[0].sender_id == f"webchat:{mine}"
 
 
 async def test_every_socket_of_a_conversation_sees_the_replies(server, client):
     url, _ = server
     session_id = await client.start(url)
     async with Client() as second_tab:
-        await second_tab.start(url, session_id)
+        await second_tab.start(url, session_id, client.secret)
         await client.emit("user_uttered", {"message": "两个标签页"})
         assert await second_tab.next("bot_uttered") == {"text": "echo: 两个标签页"}
 
@@ -201,7 +180,7 @@ async def test_malformed_events_are_dropped_and_the_socket_still_works(server, c
     await client.emit("user_uttered", {"message": "still here", "metadata": "{not json"})
     assert await client.next("bot_uttered") == {"text": "echo: still here"}
     assert [m.text for m in bot.messages] == ["still here"]
-    assert bot.messages[0].metadata == {}
+    assert bot.messages[0].metadata == {"client": pseudonym("client:127.0.0.1")}
 
 
 async def test_a_message_before_the_session_request_is_dropped(server):

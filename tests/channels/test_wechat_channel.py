@@ -263,9 +263,9 @@ async def test_text_message_gets_a_passive_reply(serve):
     assert abs(int(reply["CreateTime"]) - time.time()) < 10
     [message] = served.bot.messages
     assert message.text == "我的订单到哪了？"
-    assert message.sender_id == openid
+    assert message.sender_id == f"wechat:{openid}"  # the tracker key carries the channel
     assert message.input_channel == "wechat"
-    assert message.metadata == {"wechat": {"msg_id": "5001"}}
+    assert message.metadata == {}  # only the customer token passes, and WeChat has none
 
 
 async def test_all_bot_messages_join_into_one_passive_reply(serve):
@@ -387,10 +387,18 @@ async def test_subscribe_event_greets(serve):
     status, text = await served.post(event_body(openid, "subscribe"))
     assert status == 200
     assert served.bot.texts == [GREET_PAYLOAD]
-    assert served.bot.messages[0].sender_id == openid
+    assert served.bot.messages[0].sender_id == f"wechat:{openid}"
     assert reply_fields(text)["Content"] == "收到：/greet"
     assert await served.post(event_body(openid, "unsubscribe")) == (200, "success")
     assert served.bot.texts == [GREET_PAYLOAD]
+
+
+async def test_commands_typed_by_a_customer_reach_the_bot_as_text(serve):
+    served = await serve()
+    openid = new_openid()
+    for n, typed in enumerate(("/greet", "/restart", "/back")):
+        await served.post(text_body(openid, typed, msg_id=str(7000 + n)))
+    assert served.bot.texts == ["greet", "restart", "back"]
 
 
 async def test_image_message_gets_a_polite_text_only_reply(serve):

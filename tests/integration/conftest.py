@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -15,7 +17,10 @@ __all__ = ["IDENTITY_SECRET", "ROOT", "Bot"]
 
 
 class Bot:
-    """A running kefu, talked to over its REST channel."""
+    """A running kefu, talked to over its REST channel.
+
+    A REST ``sender`` is the conversation ``rest:<sender>`` in Rasa (trackers, the HTTP API,
+    hand-off tickets, ratings): :meth:`conversation_id`."""
 
     def __init__(self, stack: Stack, platforms: FakePlatforms) -> None:
         self.stack = stack
@@ -27,7 +32,29 @@ class Bot:
         body = {"sender": sender or uuid.uuid4().hex, "message": text}
         if metadata:
             body["metadata"] = metadata
-        response = requests.post(f"{self.url}/webhooks/rest/webhook", json=body, timeout=60)
+        token = os.environ.get("KEFU_REST_TOKEN")  # when the servers were started with one
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        response = requests.post(
+            f"{self.url}/webhooks/rest/webhook", json=body, headers=headers, timeout=60
+        )
+        response.raise_for_status()
+        return response.json()
+
+    @staticmethod
+    def conversation_id(sender: str, channel: str = "rest") -> str:
+        """The tracker key of ``sender`` on ``channel`` (kefu_rasa.channels.guard)."""
+        return f"{channel}:{sender}"
+
+    def api_url(self, conversation_id: str, tail: str = "/tracker") -> str:
+        return f"{self.url}/conversations/{quote(conversation_id, safe='')}{tail}"
+
+    def tracker(self, conversation_id: str, include_events: str = "ALL") -> dict:
+        """The conversation's tracker through Rasa's HTTP API (with the token)."""
+        response = requests.get(
+            self.api_url(conversation_id),
+            params={"token": self.token, "include_events": include_events},
+            timeout=30,
+        )
         response.raise_for_status()
         return response.json()
 

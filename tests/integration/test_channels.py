@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from kefu.config import shop_config
+from tests.channels.socketio_client import Client
 from tests.integration.fake_platforms import TELEGRAM_BOT_NAME
 
 pytestmark = pytest.mark.model
@@ -212,3 +213,48 @@ def test_slack_and_facebook_refuse_unsigned_requests(bot):
         timeout=10,
     )
     assert facebook.text == "not validated"
+
+
+# ---- messages the bot sends on its own (an agent's reply through Rasa's HTTP API) -------------
+
+
+def push(bot, conversation_id: str, text: str) -> requests.Response:
+    """Append a bot message and send it on the conversation's latest channel, as the agent
+    console does (the id percent-encoded, as it sends it)."""
+    return requests.post(
+        bot.api_url(conversation_id, "/tracker/events"),
+        params={"token": bot.token, "output_channel": "latest", "execute_side_effects": "true"},
+        json=[{"event": "bot", "text": text}],
+        timeout=30,
+    )
+
+
+async def test_an_api_message_reaches_the_web_chat_customer(bot):
+    client = Client()
+    await client.connect(bot.url, origin=bot.stack.shop_url)
+    try:
+        session_id = await client.request_session()
+        await client.emit("user_uttered", {"message": "你好"})
+        await client.next("bot_uttered", timeout=60)
+        assert push(bot, f"webchat:{session_id}", "客服小李：您好").status_code == 200
+        agent = {"text": "客服小李：您好"}
+        while await client.next("bot_uttered", timeout=30) != agent:
+            pass  # the rest of the greeting turn
+    finally:
+        await client.close()
+
+
+def test_an_api_message_reaches_the_telegram_chat(bot):
+    chat_id = 990_000_000 + uuid.uuid4().int % 1_000_000
+    url = f"{bot.url}/webhooks/telegram/webhook"
+    right = {"X-Telegram-Bot-Api-Secret-Token": os.environ["TELEGRAM_SECRET_TOKEN"]}
+    requests.post(url, json=telegram_update(chat_id, "hello"), headers=right, timeout=60)
+    assert push(bot, f"telegram:{chat_id}", "Agent Li: hello").status_code == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sent = [c.data.get("text") for c in bot.platforms.calls if c.path.endswith("/sendMessage")]
+        if "Agent Li: hello" in sent:
+            break
+        time.sleep(0.2)
+    calls = [c for c in bot.platforms.calls if c.data.get("text") == "Agent Li: hello"]
+    assert calls and calls[0].data["chat_id"] == str(chat_id)

@@ -58,7 +58,13 @@ def test_bad_files_are_reported_with_their_line():
 
 
 def test_the_projects_file_gives_rest_and_webchat_by_default(tmp_path, monkeypatch, capsys):
-    for name in ("TELEGRAM_TOKEN", "WECHAT_TOKEN", "SLACK_BOT_TOKEN", "FACEBOOK_APP_SECRET"):
+    for name in (
+        "TELEGRAM_TOKEN",
+        "WECHAT_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "FACEBOOK_APP_SECRET",
+        "KEFU_PROFILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KEFU_ALLOWED_ORIGINS", "http://127.0.0.1:8000")
     target = tmp_path / "credentials.yml"
@@ -69,3 +75,28 @@ def test_the_projects_file_gives_rest_and_webchat_by_default(tmp_path, monkeypat
         "kefu_rasa.channels.webchat.WebChatInput",
     ]
     assert re.search(r"WeChatInput +off \(set WECHAT_TOKEN", capsys.readouterr().out)
+
+
+def test_rest_needs_its_token_in_production():
+    source = "kefu_rasa.channels.builtin.RestChannel:\n  token: ${KEFU_REST_TOKEN:-}\n"
+    enabled, _ = effective_credentials(source, {})
+    assert enabled == {"kefu_rasa.channels.builtin.RestChannel": None}  # embedded: open
+    enabled, choices = effective_credentials(source, {"KEFU_PROFILE": "production"})
+    assert enabled == {} and choices[0].missing == ["KEFU_REST_TOKEN"]
+    env = {"KEFU_PROFILE": "production", "KEFU_REST_TOKEN": "t" * 32}
+    enabled, _ = effective_credentials(source, env)
+    assert enabled == {"kefu_rasa.channels.builtin.RestChannel": {"token": "${KEFU_REST_TOKEN}"}}
+
+
+def test_the_projects_file_keeps_the_channel_secrets_in_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEFU_ALLOWED_ORIGINS", "http://127.0.0.1:8000")
+    monkeypatch.setenv("KEFU_REST_TOKEN", "rest-token-" + "x" * 20)
+    monkeypatch.setenv("KEFU_WEBCHAT_SECRET", "webchat-secret-" + "y" * 20)
+    target = tmp_path / "credentials.yml"
+    assert main([str(ROOT / "credentials.yml"), str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert "x" * 20 not in text and "y" * 20 not in text
+    written = yaml.safe_load(text)
+    assert written["kefu_rasa.channels.builtin.RestChannel"] == {"token": "${KEFU_REST_TOKEN}"}
+    webchat = written["kefu_rasa.channels.webchat.WebChatInput"]
+    assert webchat["session_key"] == "${KEFU_WEBCHAT_SECRET}"
