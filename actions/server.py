@@ -18,6 +18,8 @@ from rasa_sdk.endpoint import create_app as create_sdk_app
 from sanic import Sanic, response
 from sanic.request import Request
 
+from kefu.notify import notifier_from_env
+
 logger = logging.getLogger(__name__)
 
 SECRET_ENV = "KEFU_ACTION_SECRET"
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     secret = os.environ.get(SECRET_ENV, "")
     try:
         app = create_app(secret)
+        notifier_from_env()  # production without an SMS / e-mail gateway: refuse to start
     except ValueError as error:
         print(f"action server: {error}", file=sys.stderr)
         return 1

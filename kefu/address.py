@@ -19,6 +19,8 @@ stored as 11 digits.  The recipient is read after a label (收件人, 联系人,
 or, as a 2-4 character Chinese name or a capitalised English name, from beside the address.
 A recipient or phone the text leaves out comes from ``fallback``, the order's current address.
 Nothing here raises: text that is not an address comes back with every required field missing.
+The first :data:`kefu.text.MAX_PARSE_CHARS` characters are read, in time linear in them
+(tests/security/test_parsers.py).
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kefu.text import fold_width
+from kefu.text import clip, fold_width
 
 FIELDS: tuple[str, ...] = ("recipient", "phone", "province", "city", "district", "detail")
 REQUIRED: tuple[str, ...] = ("recipient", "phone", "province", "city", "detail")
+MAX_PARTS = 24  # comma-separated parts read; a real address has fewer than ten
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ _EN_ADDRESS_WORDS = frozenset(
 _PHONE_LEAD = (
     r"(?:(?:联系|收件人|收货人)?(?:电话|手机|手机号)(?:号码|号)?|联系方式"
     r"|\b(?:tel(?:ephone)?|phone|mobile|cell|contact)(?:\s*(?:number|no\.?|#))?)"
-    r"\s*(?:是|为|改成|改为|is|:|：)?\s*"
+    r"\s*(?:(?:是|为|改成|改为|is|:|：)\s*)?"
 )
 _PHONE_COMPACT = re.compile(
     rf"(?:{_PHONE_LEAD})?(?<![\d+])(?:\+?86[\s\-]?)?(?P<number>1[3-9]\d{{9}})(?!\d)",
@@ -189,14 +192,15 @@ _COUNTRY = re.compile(
     re.IGNORECASE,
 )
 _POSTCODE = re.compile(
-    r"(?:邮编|邮政编码|post\s*code|postal\s*code|zip(?:\s*code)?)?\s*[:：]?\s*\d{6}"
+    r"(?:邮编|邮政编码|post\s*code|postal\s*code|zip(?:\s*code)?)?\s*(?:[:：]\s*)?\d{6}"
 )
+# English parts named by their last word ("Nanshan District"): a name, spaces, the word
 _EN_LABELLED = (
-    ("district", re.compile(r".+?\s+(?:district|qu|county|xian|new\s+area)", re.IGNORECASE)),
-    ("city", re.compile(r".+?\s+(?:city|shi)", re.IGNORECASE)),
+    ("district", re.compile(r"(?:district|qu|county|xian|new\s+area)\Z", re.IGNORECASE)),
+    ("city", re.compile(r"(?:city|shi)\Z", re.IGNORECASE)),
     (
         "province",
-        re.compile(r".+?\s+(?:province|sheng|autonomous\s+region|sar|municipality)", re.IGNORECASE),
+        re.compile(r"(?:province|sheng|autonomous\s+region|sar|municipality)\Z", re.IGNORECASE),
     ),
 )
 
@@ -214,7 +218,7 @@ def mobile_number(text: str) -> str | None:
     "13912345678"), or None."""
     if not isinstance(text, str):
         return None
-    found = _find_phone(fold_width(text))
+    found = _find_phone(fold_width(clip(text)))
     return found[0] if found else None
 
 
@@ -224,7 +228,7 @@ def parse_address(text: str, fallback: Mapping[str, str] | None = None) -> Parse
     See the module docstring for what is read.  Never raises: junk, an empty string or a
     non-string come back with every required field in ``missing``.
     """
-    text = fold_width(text) if isinstance(text, str) else ""
+    text = fold_width(clip(text)) if isinstance(text, str) else ""
     fields: dict[str, str] = {}
     names: list[str] = []  # recipient candidates, best first
 
@@ -242,6 +246,8 @@ def parse_address(text: str, fallback: Mapping[str, str] | None = None) -> Parse
 
     parts: list[tuple[str, str]] = []  # (kind, value) in text order
     for raw in _SPLIT.split(text):
+        if len(parts) >= MAX_PARTS:
+            break  # an address has a handful of parts: the rest of a long text is not one
         part = _clean(raw)
         if not part:
             continue
@@ -302,17 +308,50 @@ def _labelled_name(found: re.Match) -> tuple[str | None, int]:
 
 
 def _clean(part: str) -> str:
-    """A part without lead-in words ("改成", "地址：", "change it to") and trailing thanks."""
-    part = part.strip()
+    """A part without lead-in words ("改成", "地址：", "change it to") and trailing thanks.
+
+    Works on a window ``part[start:end]`` that only shrinks, so a part made of hundreds of lead
+    words costs time in proportion to its length, not to its length times the words."""
+    start, end = _skip_space(part, 0, len(part)), _back_space(part, 0, len(part))
     previous = None
-    while part != previous:
-        previous = part
+    while (start, end) != previous:
+        previous = start, end
         for lead in _LEADS:
-            found = lead.match(part)
-            if found and found.end():
-                part = part[found.end() :].lstrip()
-        part = _TRAILING_FILLER.sub("", part).strip()
+            found = lead.match(part, start, end) if start < end else None
+            if found and found.end() > start:
+                start = _skip_space(part, found.end(), end)
+        end = _back_space(part, start, _trailing_filler(part, start, end))
+    part = part[start:end]
     return "" if part.lower() in _FILLER else part
+
+
+def _skip_space(text: str, start: int, end: int) -> int:
+    while start < end and text[start].isspace():
+        start += 1
+    return start
+
+
+def _back_space(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
+
+
+_TRAILING_MARKS = frozenset("~～!！.。")
+_TRAILING_WORD = re.compile(
+    r"(?:谢谢啦|谢谢|谢啦|多谢|麻烦了|辛苦了|thanks|thank you|thx)\Z", re.IGNORECASE
+)
+_TRAILING_REACH = 12  # longer than any word of thanks
+
+
+def _trailing_filler(part: str, start: int, end: int) -> int:
+    """Where ``part[start:end]`` ends without one trailing word of thanks and the marks and
+    spaces after it ("…1203 谢谢!!" → before "谢谢"); ``end`` when it ends otherwise."""
+    word_end = end
+    while word_end > start and (part[word_end - 1].isspace() or part[word_end - 1] in _TRAILING_MARKS):
+        word_end -= 1
+    found = _TRAILING_WORD.search(part, max(start, word_end - _TRAILING_REACH), word_end)
+    return found.start() if found else end
 
 
 def _detach_name(part: str) -> tuple[str, list[str]]:
@@ -398,7 +437,7 @@ def _parse_chinese(part: str) -> dict[str, str]:
 
 def _tidy(text: str) -> str:
     """No spaces next to Chinese characters, single spaces elsewhere, no stray punctuation."""
-    text = re.sub(rf"\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+", "", text)
+    text = re.sub(rf"(?<!\s)\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+", "", text)
     return re.sub(r"\s+", " ", text).strip(" -:：#")
 
 
@@ -432,7 +471,7 @@ def _classify(part: str, fields: dict[str, str]) -> tuple[str, str]:
                 _fill(fields, key, value)
             return "place", part
     for key, pattern in _EN_LABELLED:
-        if pattern.fullmatch(part) and not re.search(r"\d", part):
+        if _labelled_as(pattern, part) and not re.search(r"\d", part):
             _fill(fields, key, part)
             return "place", part
     if _looks_like_detail(part):
@@ -440,6 +479,18 @@ def _classify(part: str, fields: dict[str, str]) -> tuple[str, str]:
     if _is_zh_name(part) or _EN_WORDS.fullmatch(part):
         return "bare", part
     return "drop", part
+
+
+def _labelled_as(pattern: re.Pattern[str], part: str) -> bool:
+    """Whether ``part`` is a name, spaces, then the word ``pattern`` reads at its end."""
+    word = pattern.search(part, max(0, len(part) - _LABEL_REACH))
+    if word is None:
+        return False
+    before = part[: word.start()]
+    return len(before) >= 2 and before[-1].isspace() and "\n" not in before
+
+
+_LABEL_REACH = 40  # longer than any of the words ("autonomous region")
 
 
 def _fill(fields: dict[str, str], key: str, value: str) -> None:
@@ -468,7 +519,8 @@ def _assign_places(parts: list[tuple[str, str]], fields: dict[str, str]) -> None
                 return
         return
     # without a province beside them, only capitalised or Chinese names after the address
-    after = [i for i in bare if i > max(anchors) and _is_place_name(parts[i][1])]
+    last_anchor = max(anchors)
+    after = [i for i in bare if i > last_anchor and _is_place_name(parts[i][1])]
     if "province" not in fields and len(after) >= 2:
         fields["province"] = parts[after[-1]][1]
         fields["city"] = parts[after[-2]][1]

@@ -5,6 +5,10 @@
 ("两千", "三千五", "一万二", "1.5万") and full-width digits are understood.  Impossible budgets
 ("0元", "负100", "一百万亿", "5000以上1000以下") come back with a ``problem`` so the bot can say
 so politely instead of searching for nonsense.
+
+The first :data:`kefu.text.MAX_PARSE_CHARS` characters are read, in time linear in them
+(tests/security/test_parsers.py): the words that make an amount a maximum or a minimum are
+looked for right next to it, not in the whole text before and after it.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from kefu.text import fold_width
+from kefu.text import clip, fold_width
 
 MAX_PLAUSIBLE = Decimal("10000000")  # ¥10 million: above this no shop budget is meant
 APPROX = Decimal("0.2")  # "左右" / "around": ±20 %
+_HUGE = Decimal("1e18")  # far beyond MAX_PLAUSIBLE, and within what a margin can be rounded to
 
 _DIGITS = {
     "零": 0,
@@ -41,26 +46,35 @@ NUMBER = (
 )
 _NUMBER = re.compile(NUMBER, re.IGNORECASE)
 _CURRENCY = re.compile(r"\$|usd|dollars?|美元|美金", re.IGNORECASE)
+# The first amount of a range starts where its digits (or Chinese numerals) start: trying every
+# digit of a long run as a start would read the run once per digit.  Its unit, the currency and
+# the spaces around them are written so that a run of spaces can be read one way only.
+_RANGE_FIRST = (
+    rf"(?P<a_neg>负|-|minus\s*)?"
+    rf"(?:(?<!\d)(?P<a_num>\d+(?:\.\d+)?)(?:\s*(?P<a_suffix>k|w|千|万|百|十))?"
+    rf"|(?<![{_CN}])(?P<a_cn>[{_CN}]+))"
+)
 _RANGE = re.compile(
-    rf"(?:between\s+)?(?P<a>{NUMBER.replace('?P<', '?P<a_')})\s*(?:元|块钱?|rmb|yuan)?\s*"
-    rf"(?:到|至|-|~|～|—|and|to)\s*\$?\s*(?P<b>{NUMBER.replace('?P<', '?P<b_')})",
+    rf"(?:between\s+)?(?P<a>{_RANGE_FIRST})\s*(?:(?:元|块钱?|rmb|yuan)\s*)?"
+    rf"(?:到|至|-|~|～|—|and|to)\s*(?:\$\s*)?(?P<b>{NUMBER.replace('?P<', '?P<b_')})",
     re.IGNORECASE,
 )
 _MAX_BEFORE = re.compile(
     r"(?:不超过|不到|低于|少于|最多|最高|under|below|less than|up to|max(?:imum)?|within|<=?)"
-    r"\s*[¥$]?\s*$",
+    r"\s*(?:[¥$]\s*)?$",
     re.IGNORECASE,
 )
 _MIN_BEFORE = re.compile(
-    r"(?:至少|超过|高于|大于|多于|over|above|more than|at least|min(?:imum)?|>=?)\s*[¥$]?\s*$",
+    r"(?:至少|超过|高于|大于|多于|over|above|more than|at least|min(?:imum)?|>=?)\s*(?:[¥$]\s*)?$",
     re.IGNORECASE,
 )
+# matched right after an amount (``pattern.match(text, end)``)
 _MAX_AFTER = re.compile(
-    r"^\s*(?:元|块钱?|rmb|yuan|dollars?|美元)?\s*(?:以内|以下|之内|内|封顶|or less|max|and below)",
+    r"\s*(?:(?:元|块钱?|rmb|yuan|dollars?|美元)\s*)?(?:以内|以下|之内|内|封顶|or less|max|and below)",
     re.IGNORECASE,
 )
 _MIN_AFTER = re.compile(
-    r"^\s*(?:元|块钱?|rmb|yuan|dollars?|美元)?\s*(?:以上|起|往上|or more|\+|and up|and above)",
+    r"\s*(?:(?:元|块钱?|rmb|yuan|dollars?|美元)\s*)?(?:以上|起|往上|or more|\+|and up|and above)",
     re.IGNORECASE,
 )
 # what may follow an amount and still belongs to it ("1500块以内", "两千左右", "3000 or less")
@@ -160,7 +174,7 @@ def parse_budget(text: str, expected: bool = False) -> Budget | None:
     A bare number ("3000") is a budget only when ``expected`` (the bot has just asked for one)
     or when the text says it is money or approximate ("3000块", "3000左右").
     """
-    text = fold_width(text or "")  # same length as the input: spans stay valid
+    text = fold_width(clip(text))  # same length as the input: spans stay valid
     currency = "USD" if _CURRENCY.search(text) else "CNY"
     found = _RANGE.search(text)
     if found:
@@ -177,13 +191,15 @@ def parse_budget(text: str, expected: bool = False) -> Budget | None:
             match.group("cn") and len(match.group("cn")) == 1 and match.group("cn") in "一两"
         ):
             continue
-        before, after = text[: match.start()], text[match.end() :]
-        lead = _MAX_BEFORE.search(before) or _MIN_BEFORE.search(before)
+        low = _lead_window(text, match.start())
+        max_lead = _MAX_BEFORE.search(text, low, match.start())
+        min_lead = _MIN_BEFORE.search(text, low, match.start())
+        lead = max_lead or min_lead
         start = min(start, lead.start() if lead else match.start())
-        end = max(end, match.end() + _TAIL.match(after).end())
-        if _MAX_BEFORE.search(before) or _MAX_AFTER.search(after):
+        end = max(end, _TAIL.match(text, match.end()).end())
+        if max_lead or _MAX_AFTER.match(text, match.end()):
             maximum = value if maximum is None else min(maximum, value)
-        elif _MIN_BEFORE.search(before) or _MIN_AFTER.search(after):
+        elif min_lead or _MIN_AFTER.match(text, match.end()):
             minimum = value if minimum is None else max(minimum, value)
         else:
             approx_value = value
@@ -192,7 +208,10 @@ def parse_budget(text: str, expected: bool = False) -> Budget | None:
     if minimum is None and maximum is None:
         if not (expected or _APPROX.search(text) or _MONEY.search(text)):
             return None  # a bare number ("iPhone 15") is not a budget
-        margin = (abs(approx_value) * APPROX).quantize(Decimal("1"))
+        if abs(approx_value) > _HUGE:  # too many digits to round a margin: flagged below
+            margin = Decimal(0)
+        else:
+            margin = (abs(approx_value) * APPROX).quantize(Decimal("1"))
         return _checked(
             Budget(approx_value - margin, approx_value + margin, currency, span=(start, end)),
             stated=approx_value,
@@ -200,6 +219,18 @@ def parse_budget(text: str, expected: bool = False) -> Budget | None:
     if minimum is not None and maximum is not None and minimum > maximum:
         return Budget(minimum, maximum, currency, problem="contradictory", span=(start, end))
     return _checked(Budget(minimum, maximum, currency, span=(start, end)))
+
+
+_LEAD_REACH = 12  # longer than any word before an amount ("not more than", "maximum")
+
+
+def _lead_window(text: str, start: int) -> int:
+    """Where to look for a word like "不超过" / "under" before the amount at ``start``: a few
+    characters before the spaces and currency sign in front of it."""
+    low = start
+    while low > 0 and (text[low - 1].isspace() or text[low - 1] in "¥$"):
+        low -= 1
+    return max(0, low - _LEAD_REACH)
 
 
 def _checked(budget: Budget, stated: Decimal | None = None) -> Budget:

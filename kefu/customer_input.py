@@ -7,6 +7,11 @@ returns ``None`` (or False) when the text does not answer the question: the bot 
 than guess.  The vocabulary is kept in the module-level tuples below, next to the rules that read
 it; a phrase right after a negation ("不是质量问题", "it isn't broken", "不要订阅") does not count
 as said, or, for the newsletter, counts as the opposite choice.
+
+Every reader looks at the first :data:`kefu.text.MAX_PARSE_CHARS` characters and works in time
+linear in them (tests/security/test_parsers.py): a negation is looked for in the few words right
+before a phrase, not in the whole text before it, and a name is found from where a run of name
+characters starts, never from every character inside the run.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from kefu.text import fold_width
+from kefu.text import clip, fold_width
 
 ReturnReason = Literal["defect", "no_reason"]
 NewsletterChoice = Literal["subscribe", "unsubscribe"]
@@ -36,14 +41,25 @@ _EN_NEGATORS = frozenset(
     "without neither nor".split()
 )
 _EN_WORD = re.compile(r"[a-z']+")
+# how far before a phrase a negation is looked for: the longest Chinese negation with its
+# filler ("千万别" + "给我") and the last three English words fit, white space aside
+_NEGATION_WINDOW = 48
 
 
 def _negated(text: str, start: int) -> bool:
     """Whether a negation right before ``start`` (same clause) cancels what is said there."""
-    clause = _CLAUSE_END.split(text[:start])[-1]
+    end = start
+    while end > 0 and text[end - 1].isspace():  # a run of spaces before the phrase counts once
+        end -= 1
+    low = max(0, end - _NEGATION_WINDOW)
+    clauses = _CLAUSE_END.split(text[low:start])
+    clause = clauses[-1]
     if _ZH_NEGATION.search(clause):
         return True
-    return any(word in _EN_NEGATORS for word in _EN_WORD.findall(clause.lower())[-3:])
+    words = _EN_WORD.findall(clause.lower())
+    if len(clauses) == 1 and low > 0 and _EN_WORD.fullmatch(text[low - 1 : low + 1].lower()):
+        words = words[1:]  # the window cut this word: its end ("…not") says nothing
+    return any(word in _EN_NEGATORS for word in words[-3:])
 
 
 def _phrases(chinese: tuple[str, ...], english: tuple[str, ...]) -> str:
@@ -52,7 +68,7 @@ def _phrases(chinese: tuple[str, ...], english: tuple[str, ...]) -> str:
 
 
 def _prepare(text: str) -> str:
-    return fold_width(text or "").lower()
+    return fold_width(clip(text)).lower()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,13 +420,25 @@ _COMPANY_SUFFIXES_EN: tuple[str, ...] = (
     r"holdings",
 )
 _ZH_NAME_CHARS = r"\u4e00-\u9fffA-Za-z0-9（）()·&"
-_COMPANY_ZH = re.compile(rf"[{_ZH_NAME_CHARS}]+(?:{'|'.join(_COMPANY_SUFFIXES_ZH)})")
+# A name is read from where a run of name characters starts (the look-behind): a match starting
+# inside the run would be part of the match from its start, and trying every start inside a
+# long run costs the square of its length.
+_COMPANY_ZH = re.compile(
+    rf"(?<![{_ZH_NAME_CHARS}])[{_ZH_NAME_CHARS}]+(?:{'|'.join(_COMPANY_SUFFIXES_ZH)})"
+)
 _EN_SUFFIX = "|".join(_COMPANY_SUFFIXES_EN)
+_EN_NAME_CHARS = r"A-Za-z0-9&'.\- "
+# between a name and its ending, and between two endings: spaces, at most one comma ("Acme,
+# Inc."); written so that a run of spaces can be read one way only
+_EN_GAP = r"\s*(?:,\s*)?"
 _COMPANY_EN = re.compile(
-    rf"[A-Za-z0-9&'.\- ]*[A-Za-z0-9)]\s*,?\s*\b(?:{_EN_SUFFIX})"
-    rf"(?:\s*,?\s*\b(?:{_EN_SUFFIX}))*(?![A-Za-z])",
+    rf"(?<![{_EN_NAME_CHARS}])[{_EN_NAME_CHARS}]*[A-Za-z0-9)]{_EN_GAP}\b(?:{_EN_SUFFIX})"
+    rf"(?:{_EN_GAP}\b(?:{_EN_SUFFIX}))*(?![A-Za-z])",
     re.IGNORECASE,
 )
+# one ending at the very end of a name (searched from a few characters before the end)
+_EN_SUFFIX_AT_END = re.compile(rf"\b(?:{_EN_SUFFIX})\Z", re.IGNORECASE)
+_EN_SUFFIX_REACH = 40  # longer than any ending ("company limited", "co., ltd.")
 # everything up to the last of these words is lead-in: "我们公司的发票抬头是…", "开给…"
 _LEAD_IN_ZH = re.compile(
     r"^.*(?:抬头|名称|全称|名字|开给|开成|开为|写成|写为|改成|改为|开具给|开到)"
@@ -429,7 +457,7 @@ _LEAD_WORDS_EN = frozenset(
 _GENERIC_ZH = re.compile(r"^(?:我|你|他|她|贵|本|该|这|那|哪|某个|一个|个人)")
 # an explicit title with no company ending: "抬头：阿里巴巴", "title: Acme"
 _EXPLICIT = re.compile(
-    r"(?:(?:发票)?抬头|公司名称|单位名称|公司名|名称)\s*(?:是|为|写|填|[:：]|\s)\s*"
+    r"(?:(?:发票)?抬头|公司名称|单位名称|公司名|名称)(?:\s*[是为写填:：]|\s)\s*"
     r"(?P<zh>[^,，.。;；!！?？\s]{2,50})"
     r"|\b(?:invoice\s+)?(?:title|header|company\s+name)\s*(?:is|should\s+be|:)\s*"
     r"(?P<en>[^,;!?\n]{2,60})",
@@ -441,7 +469,7 @@ _TAX_LEAD = (
     r"|\b(?:tin|vat(?:\s*(?:id|no\.?|number))?))"
 )
 _TAX_WITH_LEAD = re.compile(
-    rf"{_TAX_LEAD}\s*(?:是|为|is|:|：|#)?\s*"
+    rf"{_TAX_LEAD}\s*(?:(?:是|为|is|:|：|#)\s*)?"
     r"(?P<code>[0-9A-Za-z](?:[ \-]?[0-9A-Za-z]){14,19})(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -464,7 +492,7 @@ def parse_invoice_title(text: str) -> InvoiceTitle | None:
     dashes dropped) when one is given.  A name given after "抬头是" / "title:" counts even without a
     company ending ("抬头：阿里巴巴").  A tax id alone is not a title: None.
     """
-    text = fold_width(text or "")
+    text = fold_width(clip(text))
     tax_id, rest = _tax_id(text)
     company = _company(rest)
     if company and not _PERSONAL.fullmatch(company):
@@ -493,7 +521,11 @@ def _company(text: str) -> str | None:
         if name:
             candidates.append((found.start(), name))
     for found in _COMPANY_EN.finditer(text):
-        name = _strip_en(text, found.start(), found.group())
+        before = found.start()
+        while before > 0 and text[before - 1].isspace():
+            before -= 1
+        after_colon = before > 0 and text[before - 1] in ":："
+        name = _strip_en(found.group(), after_colon)
         if name:
             candidates.append((found.start(), name))
     if candidates:
@@ -508,23 +540,63 @@ def _company(text: str) -> str | None:
 def _strip_zh(name: str) -> str | None:
     name = _LEAD_IN_ZH.sub("", name)
     name = _LEAD_VERB_ZH.sub("", name).strip(_TRIM)
-    stem = re.sub(rf"(?:{'|'.join(_COMPANY_SUFFIXES_ZH)})+$", "", name)
-    if len(stem) < 2 or _GENERIC_ZH.match(name):
+    if _stem_length_zh(name) < 2 or _GENERIC_ZH.match(name):
         return None  # "我们公司", "开公司"
     return name
 
 
-def _strip_en(text: str, start: int, name: str) -> str | None:
+_LONGEST_SUFFIX_ZH = max(map(len, _COMPANY_SUFFIXES_ZH))
+_SUFFIXES_ZH_BY_FIRST: dict[str, tuple[str, ...]] = {
+    first: tuple(s for s in _COMPANY_SUFFIXES_ZH if s[0] == first)
+    for first in {s[0] for s in _COMPANY_SUFFIXES_ZH}
+}
+
+
+def _stem_length_zh(name: str) -> int:
+    """The length of ``name`` without the company endings it ends with ("深圳某某科技有限公司"
+    → 6; "中心公司" → 0): the start of the earliest tail made only of endings."""
+    ends_chain = [False] * (len(name) + 1)  # ends_chain[i]: name[i:] is endings only
+    ends_chain[len(name)] = True
+    stem = len(name)
+    for i in range(len(name) - 1, -1, -1):
+        if stem - i > _LONGEST_SUFFIX_ZH:
+            break  # no ending reaches back to a chain: nothing before it can join one
+        if any(
+            name.startswith(suffix, i) and ends_chain[i + len(suffix)]
+            for suffix in _SUFFIXES_ZH_BY_FIRST.get(name[i], ())
+        ):
+            ends_chain[i] = True
+            stem = i
+    return stem
+
+
+def _strip_en(name: str, after_colon: bool) -> str | None:
     name = name.strip()
-    after_colon = text[:start].rstrip().endswith((":", "："))
     if not after_colon:
         words = name.split()
-        while words and words[0].lower().strip(".:") in _LEAD_WORDS_EN:
-            words.pop(0)
-        name = " ".join(words)
+        first = 0
+        while first < len(words) and words[first].lower().strip(".:") in _LEAD_WORDS_EN:
+            first += 1
+        name = " ".join(words[first:])
     name = name.strip(_TRIM.replace(".", ""))
-    stem = re.sub(rf"(?:\s*,?\s*\b(?:{_EN_SUFFIX}))+$", "", name, flags=re.IGNORECASE)
-    return name if len(stem.strip()) >= 2 else None
+    return name if _stem_length_en(name) >= 2 else None
+
+
+def _stem_length_en(name: str) -> int:
+    """The length of ``name`` without its company endings and the spaces and commas between
+    them ("Acme Co., Ltd." → 4), read from the end one ending at a time."""
+    end = len(name)
+    while True:
+        while end > 0 and name[end - 1].isspace():
+            end -= 1
+        found = _EN_SUFFIX_AT_END.search(name, max(0, end - _EN_SUFFIX_REACH), end)
+        if not found:
+            return len(name[:end].strip())
+        end = found.start()
+        while end > 0 and name[end - 1].isspace():
+            end -= 1
+        if end > 0 and name[end - 1] == ",":
+            end -= 1
 
 
 # ---- invoice kind ---------------------------------------------------------------------------

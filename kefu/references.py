@@ -20,15 +20,21 @@ quantities are not ("iPhone 17 Pro 256G", "两千以内", "买2个", "3号发货
   is not read: it is as often a new request ("top 10 phones").
 
 Positions above :data:`MAX_POSITION` are dropped.
+
+The first :data:`kefu.text.MAX_PARSE_CHARS` characters are read, in time linear in them
+(tests/security/test_parsers.py): what decides a match is read right next to it, a list is
+followed for at most :data:`MAX_POSITION` more items, and a reference inside one already found is
+not followed again.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import Literal
 
 from kefu.budget import chinese_number
-from kefu.text import fold_width
+from kefu.text import clip, fold_width
 
 MAX_POSITION = 20
 
@@ -53,21 +59,23 @@ _EN_ORDINAL = (
 _NUMBER = rf"(?:\d+|{_CN_NUMBER}|{_EN_CARDINAL})"
 # measure words after a Chinese ordinal or count
 _CLASSIFIER = "(?:个|款|种|件|台|部|条|项|只|双|本|套|位|家|支|把|张|样|瓶|盒|辆|副|顶|组)"
-# a measure word followed by these is a duration ("第一个月", "前两个小时")
-_DURATION_AFTER = re.compile(r"^(?:月|小时|钟头|星期|礼拜|工作日|季度)")
+# a measure word followed by these is a duration ("第一个月", "前两个小时"); this and
+# _UNIT_AFTER are matched where a reference ends (``pattern.match(text, end)``)
+_DURATION_AFTER = re.compile(r"(?:月|小时|钟头|星期|礼拜|工作日|季度)")
 # what may follow "第二" without a measure word and still be a reference
 _ZH_AFTER_ORDINAL = set("和跟与及或还、比怎好吧呢吗啊呀的有是多价贵便能可要买拿来给看选咋这那嘛哦")
 _SEPARATOR = r"(?:以及|或者|还是|和|跟|与|及|或|、|,|，|&|and|or|vs\.?|versus)"
 _UNIT_AFTER = re.compile(
-    r"^\s*(?:[kKwW万千百十元块号月日年点岁天周个台件部只双套瓶盒袋箱码寸吋斤人次折楼层%]"
+    r"\s*(?:[kKwW万千百十元块号月日年点岁天周个台件部只双套瓶盒袋箱码寸吋斤人次折楼层%]"
     r"|(?:gb?|tb?|mb|inch(?:es)?|yuan|rmb|usd|dollars?|bucks|pcs|pieces|units|days?|weeks?"
     r"|months?|years?|hours?|mins?|minutes?|am|pm|percent|x|mm|cm|kg|ml|l|thousand|hundred"
     r"|grand)\b)",
     re.IGNORECASE,
 )
-# text a bare list of digits may follow ("比较一下1和3", "compare 1 and 2")
+# text a bare list of digits may follow ("比较一下1和3", "compare 1 and 2"), or the start of
+# the message; searched in the few characters before the list
 _BARE_LEAD = re.compile(
-    r"(?:^|[,，.。!！?？:：;；~～]|比较一下|比较|对比一下|对比|比一下|比比|看看|看一下|看下|看|"
+    r"(?:[,，.。!！?？:：;；~～]|比较一下|比较|对比一下|对比|比一下|比比|看看|看一下|看下|看|"
     r"选|要|想要|喜欢|介绍一下|介绍|说说|说一下|讲讲|那|就|还有|"
     r"\b(?:compare|between|about|choose|pick|take|want|like|prefer|see|show|of|options?|items?"
     r"|numbers?|and))$",
@@ -124,28 +132,30 @@ _CONTINUATION = re.compile(
 
 
 def _continue(text: str, end: int, found: list[int]) -> int:
-    """Extend ``found`` with list items after ``end``; returns the new end."""
-    while True:
+    """Extend ``found`` with list items after ``end`` (at most :data:`MAX_POSITION` of them:
+    a longer list repeats itself); returns the new end."""
+    for _ in range(MAX_POSITION):
         more = _CONTINUATION.match(text, end)
-        if not more or _UNIT_AFTER.match(text[more.end("item") :]):
+        if not more or _UNIT_AFTER.match(text, more.end("item")):
             return end
         value = _value(more.group("item"))
         if not _usable(value):  # "第二个，3000以内的" is position 2 and a budget
             return end
         found.append(value)
         end = more.end()
+    return end
 
 
 _ZH_FROM_END = re.compile(rf"倒数第\s*(?P<n>{_NUMBER})\s*{_CLASSIFIER}?")
 _ZH_LAST = re.compile(
-    rf"最后面?的?\s*(?:(?P<n>{_NUMBER})|那一?|这一?)?\s*{_CLASSIFIER}", re.IGNORECASE
+    rf"最后面?的?\s*(?:(?:(?P<n>{_NUMBER})|那一?|这一?)\s*)?{_CLASSIFIER}", re.IGNORECASE
 )
 _ZH_FIRST_N = re.compile(  # not 之前 / 以前 / 提前 / 目前 …
     rf"(?<![之以提目当眼跟从事生向])(?:前面?的?|头)\s*(?P<n>{_NUMBER})\s*{_CLASSIFIER}"
 )
 _ZH_ORDINAL = re.compile(rf"第\s*(?P<n>{_NUMBER})\s*(?P<cls>{_CLASSIFIER})?")
 _MARKER = re.compile(
-    rf"(?:[#＃№]|\b(?:number|no\.|num\.|option|item|choice)|选项|编号|序号)\s*#?\s*"
+    rf"(?:[#＃№]|\b(?:number|no\.|num\.|option|item|choice)|选项|编号|序号)\s*(?:#\s*)?"
     rf"(?P<n>\d+|{_EN_CARDINAL})\b",
     re.IGNORECASE,
 )
@@ -158,6 +168,10 @@ _BARE_LIST = re.compile(
     rf"(?<![\d.#])(?P<n>\d+)(?![\d.])(?:\s*{_SEPARATOR}\s*\d+(?![\d.]))+", re.IGNORECASE
 )
 _WORD = re.compile(r"[a-z]+", re.IGNORECASE)
+_NEXT_WORD = re.compile(r"\s*([a-z]+)", re.IGNORECASE)
+_NEXT_DIGIT = re.compile(r"\s*\d")
+_ONES = re.compile(r"\s*(?:ones?\b)?")
+_BARE_LEAD_REACH = 12  # longer than any word a bare list may follow ("compare", "介绍一下")
 
 
 def parse_positions(text: str) -> list[int]:
@@ -174,92 +188,115 @@ def parse_positions(text: str) -> list[int]:
 def find_positions(text: str) -> list[tuple[int, int, list[int]]]:
     """Each reference in ``text`` as (start, end, positions), in text order; see
     :func:`parse_positions`.  Offsets are those of the original text."""
-    text = fold_width(text or "")
+    text = fold_width(clip(text))
     spans: list[tuple[int, int, list[int]]] = []
+    taken = bytearray(len(text) + 1)  # 1 where a claimed reference is
+    context = _EnglishContext(text)
 
     def claim(start: int, end: int, positions: list[int]) -> None:
-        if any(s < end and start < e for s, e, _ in spans):
+        if taken.find(1, start, end) != -1:
             return
         if positions and all(_usable(p) for p in positions):
             spans.append((start, end, positions))
+            taken[start:end] = b"\x01" * (end - start)
 
     for found in _ZH_FROM_END.finditer(text):
         n = _value(found.group("n"))
         claim(found.start(), found.end(), [-n] if n else [])
     for found in _ZH_LAST.finditer(text):
-        if _DURATION_AFTER.match(text[found.end() :]):
+        if _DURATION_AFTER.match(text, found.end()):
             continue
         n = _value(found.group("n")) if found.group("n") else 1
         claim(found.start(), found.end(), list(range(-n, 0)) if n else [])
     for found in _ZH_FIRST_N.finditer(text):
-        if _DURATION_AFTER.match(text[found.end() :]):
+        if _DURATION_AFTER.match(text, found.end()):
             continue
         n = _value(found.group("n"))
         claim(found.start(), found.end(), list(range(1, n + 1)) if n else [])
     for found in _ZH_ORDINAL.finditer(text):
-        after = text[found.end() :]
-        if found.group("cls") and _DURATION_AFTER.match(after):
+        if taken[found.start()]:
+            continue  # inside a list already claimed: it could not be claimed again
+        end = found.end()
+        if found.group("cls") and _DURATION_AFTER.match(text, end):
             continue
-        if not found.group("cls") and after and not _continues_ordinal(after):
+        if not found.group("cls") and end < len(text) and not _continues_ordinal(text[end]):
             continue
-        if found.group("cls") is None and _UNIT_AFTER.match(after):
+        if found.group("cls") is None and _UNIT_AFTER.match(text, end):
             continue
         positions = [_value(found.group("n"))]
-        end = _continue(text, found.end(), positions)
-        claim(found.start(), end, positions)
+        claim(found.start(), _continue(text, end, positions), positions)
     for found in _MARKER.finditer(text):
-        if _UNIT_AFTER.match(text[found.end() :]):
+        if taken[found.start()] or _UNIT_AFTER.match(text, found.end()):
             continue
         positions = [_value(found.group("n"))]
         claim(found.start(), _continue(text, found.end(), positions), positions)
     for found in _EN_COUNT.finditer(text):
-        if not _english_context_ok(text, found, found.group("the") is not None, count=True):
+        if not context.ok(found, found.group("the") is not None, count=True):
             continue
         n = _value(found.group("n")) or 0
         first = found.group("which").lower() == "first"
         claim(found.start(), found.end(), list(range(1, n + 1) if first else range(-n, 0)))
     for found in _EN_ORDINAL_RE.finditer(text):
-        if not _english_context_ok(text, found, found.group("the") is not None):
+        if taken[found.start()] or not context.ok(found, found.group("the") is not None):
             continue
         positions = [_value(found.group("n"))]
-        after = text[found.end() :]
-        end = found.end() + len(re.match(r"\s*(?:ones?\b)?", after).group())
+        end = _ONES.match(text, found.end()).end()
         claim(found.start(), _continue(text, end, positions), positions)
     for found in _BARE_LIST.finditer(text):
-        if not _BARE_LEAD.search(text[: found.start()].rstrip()):
+        lead = found.start()
+        while lead > 0 and text[lead - 1].isspace():
+            lead -= 1
+        if lead and not _BARE_LEAD.search(text, max(0, lead - _BARE_LEAD_REACH), lead):
             continue
-        numbers = [m for m in re.finditer(r"\d+", found.group())]
-        if any(_UNIT_AFTER.match(text[found.start() + m.end() :]) for m in numbers):
+        numbers = list(_DIGITS.finditer(text, found.start(), found.end()))
+        if any(_UNIT_AFTER.match(text, m.end()) for m in numbers):
             continue
         claim(found.start(), found.end(), [int(m.group()) for m in numbers])
 
     return sorted(spans)
 
 
-def _continues_ordinal(after: str) -> bool:
-    """Whether the text after "第N" (no measure word) still reads as a reference."""
-    first = after[0]
+_DIGITS = re.compile(r"\d+")
+
+
+def _continues_ordinal(first: str) -> bool:
+    """Whether the character after "第N" (no measure word) still reads as a reference."""
     return not ("\u4e00" <= first <= "\u9fff") or first in _ZH_AFTER_ORDINAL
 
 
-def _english_context_ok(text: str, found: re.Match, with_the: bool, count: bool = False) -> bool:
-    """The words around an English ordinal or "first two" make it a reference."""
-    before = _WORD.findall(text[: found.start()])
-    if before and before[-1].lower() in _EN_LEFT_DENY:
-        return False
-    rest = text[found.end() :]
-    after = _WORD.match(rest.lstrip())
-    next_word = after.group().lower() if after else ""
-    if next_word in _EN_RIGHT_DENY or re.match(r"\s*\d", rest):
-        return False
-    if with_the or count or next_word in _EN_NOUNS:
-        return True
-    if _CONTINUATION.match(text, found.end()):
-        return True  # "1st and 3rd"
-    if before and before[-1].lower() in ("and", "or", "vs", "versus"):
-        return True
-    # the message is nothing but the ordinal ("second", "3rd?")
-    return not text[: found.start()].strip() and not rest.strip(" .!?？！。")
+class _EnglishContext:
+    """The words around English ordinals in one text, read once for all of them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        words = list(_WORD.finditer(text))
+        self.word_ends = [word.end() for word in words]
+        self.words = [word.group().lower() for word in words]
+        self.blank_until = len(text) - len(text.lstrip())  # the text before is only spaces
+        self.marks_from = len(text.rstrip(" .!?？！。"))  # the text after is only marks
+
+    def _word_before(self, start: int) -> str | None:
+        index = bisect_right(self.word_ends, start) - 1
+        return self.words[index] if index >= 0 else None
+
+    def ok(self, found: re.Match, with_the: bool, count: bool = False) -> bool:
+        """The words around an English ordinal or "first two" make it a reference."""
+        text, start, end = self.text, found.start(), found.end()
+        before = self._word_before(start)
+        if before in _EN_LEFT_DENY:
+            return False
+        after = _NEXT_WORD.match(text, end)
+        next_word = after.group(1).lower() if after else ""
+        if next_word in _EN_RIGHT_DENY or _NEXT_DIGIT.match(text, end):
+            return False
+        if with_the or count or next_word in _EN_NOUNS:
+            return True
+        if _CONTINUATION.match(text, end):
+            return True  # "1st and 3rd"
+        if before in ("and", "or", "vs", "versus"):
+            return True
+        # the message is nothing but the ordinal ("second", "3rd?")
+        return start <= self.blank_until and end >= self.marks_from
 
 
 _REFINEMENTS: tuple[tuple[Refinement, re.Pattern[str]], ...] = (
@@ -322,7 +359,7 @@ _REFINEMENTS: tuple[tuple[Refinement, re.Pattern[str]], ...] = (
             r"\bnewest\b|\bnewer\b|\blatest\b(?!\s+(?:order|parcel|package|delivery|shipment|"
             r"purchase|invoice|refund|message|update|news))|\bnew (?:ones?|models?|releases?|"
             r"arrivals?|versions?|products?|stuff)\b|\b(?:anything|something|what's) new\b|"
-            r"^\s*new\s*[?!.]*\s*$",
+            r"^\s*new\s*(?:[?!.]+\s*)?$",
             re.IGNORECASE,
         ),
     ),
@@ -369,7 +406,7 @@ def parse_refinement(text: str) -> Refinement | None:
 
 def find_refinement(text: str) -> tuple[Refinement, int, int] | None:
     """The refinement of :func:`parse_refinement` with the (start, end) of the words saying it."""
-    text = fold_width(text or "")
+    text = fold_width(clip(text))
     if not text.strip():
         return None
     for refinement, pattern in _REFINEMENTS:

@@ -3,6 +3,11 @@
 Customers type full-width digits and letters (１２３, ＡＢＣ), ideographic spaces and stray control
 characters.  NLU needs them folded to their ASCII forms, but entity offsets must still point into
 the original message, so every function here maps one character to exactly one character.
+
+The rule-based readers of customer text (budgets, addresses, invoice titles, ratings, ...) read
+at most :data:`MAX_PARSE_CHARS` characters (:func:`clip`), and each does work that grows
+linearly with what it reads: no regular expression here backtracks over a run of the text more
+than a bounded number of times, and no loop rescans the text before each match.
 """
 
 from __future__ import annotations
@@ -19,6 +24,15 @@ _WIDTH_TABLE = {
     code: code - _FULLWIDTH_OFFSET for code in range(_FULLWIDTH_START, _FULLWIDTH_END + 1)
 }
 _WIDTH_TABLE[ord(_IDEOGRAPHIC_SPACE)] = ord(" ")
+
+# What a reader of customer text looks at, at most: a message longer than this is not an
+# answer to the bot's question, and reading it all would only cost time.
+MAX_PARSE_CHARS = 2000
+
+
+def clip(text: str | None, limit: int = MAX_PARSE_CHARS) -> str:
+    """``text`` cut to its first ``limit`` characters ("" for None): offsets stay valid."""
+    return (text or "")[:limit]
 
 
 def fold_width(text: str) -> str:

@@ -55,7 +55,9 @@ wait_for() {  # url seconds name pid
 
 # The shop database: migrate, and load the demo shop on first start (KEFU_DB_URL to use your own).
 .venv/bin/kefu db upgrade
-.venv/bin/kefu demo load --if-empty
+if [ "${KEFU_PROFILE:-}" != production ]; then
+  .venv/bin/kefu demo load --if-empty
+fi
 
 .venv/bin/python -m actions.server --port "$ACTIONS_PORT" > "$STATE_DIR/actions.log" 2>&1 &
 pids+=($!)
@@ -78,7 +80,9 @@ pids+=($!)
 wait_for "http://127.0.0.1:$RASA_PORT/status?token=$KEFU_API_TOKEN" 180 "Rasa server" "${pids[1]}"
 
 # The demo shop page with the web chat embedded (KEFU_DEMO_SHOP=0 when the shop is your own).
-if [ "${KEFU_DEMO_SHOP:-1}" != 0 ]; then
+# Never in production: its demo login signs customer tokens (it also refuses any database that
+# `kefu demo load` did not fill).
+if [ "${KEFU_DEMO_SHOP:-1}" != 0 ] && [ "${KEFU_PROFILE:-}" != production ]; then
   .venv/bin/kefu demo serve --host 127.0.0.1 --port "$SHOP_PORT" \
     --bot-url "${KEFU_BOT_URL:-http://127.0.0.1:$RASA_PORT}" > "$STATE_DIR/shop.log" 2>&1 &
   pids+=($!)

@@ -81,7 +81,7 @@ def test_an_agent_takes_over_the_chat_and_hands_it_back_to_the_bot(
     asked = chat.ask("转人工")
     said = "\n".join(asked.texts)
     assert QUEUE_OR_HOURS.search(said), f"no queue or office-hours message: {said}"
-    conversation_id = chat.stored()["sessionId"]
+    conversation_id = "webchat:" + chat.stored()["sessionId"]  # trackers are keyed by channel
     deadline = time.monotonic() + TICKET_TIMEOUT_S
     while (ticket := active_ticket(conversation_id)) is None:
         if time.monotonic() > deadline:

@@ -29,7 +29,7 @@ def sessions():
 def ticket_of(sessions, sender: str) -> HandoffTicket | None:
     with sessions() as session:
         return session.execute(
-            select(HandoffTicket).where(HandoffTicket.conversation_id == sender)
+            select(HandoffTicket).where(HandoffTicket.conversation_id == f"rest:{sender}")
         ).scalar_one_or_none()
 
 
@@ -55,7 +55,7 @@ def test_a_person_is_requested_the_bot_pauses_and_resumes(bot, sessions):
     }
     assert bot.texts("有什么新款手机推荐？", sender) == []  # a person has the conversation
     resumed = requests.post(
-        f"{bot.url}/conversations/{sender}/tracker/events",
+        bot.api_url(bot.conversation_id(sender), "/tracker/events"),
         params={"token": bot.token},
         json=hand_back_events("zh"),
         timeout=10,
@@ -83,7 +83,7 @@ def test_a_customer_who_starts_over_leaves_the_queue(bot, sessions):
     # the conversation starts over (as after the session expiry): the next message starts a
     # new session, which abandons the ticket and leaves the bot unpaused
     restarted = requests.post(
-        f"{bot.url}/conversations/{sender}/tracker/events",
+        bot.api_url(bot.conversation_id(sender), "/tracker/events"),
         params={"token": bot.token},
         json=[{"event": "restart"}],
         timeout=10,
@@ -115,7 +115,7 @@ def test_a_rating_is_asked_once_and_stored(bot, sessions):
     assert bot.texts("4分 回答挺快的", sender) == [variation("utter_csat_thanks", "zh")["text"]]
     with sessions() as session:
         (rating,) = session.execute(
-            select(CsatRating).where(CsatRating.conversation_id == sender)
+            select(CsatRating).where(CsatRating.conversation_id == f"rest:{sender}")
         ).scalars()
     assert (rating.rating, rating.channel, rating.language) == (4, "rest", "zh")
     assert rating.comment == "4分 回答挺快的" and rating.human_involved is False

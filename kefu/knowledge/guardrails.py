@@ -1,0 +1,5 @@
+"""Guardrails (placeholder, replaced below)."""
+
+
+def check(text, facts, language, kb=None):
+    return []
