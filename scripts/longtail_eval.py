@@ -62,7 +62,9 @@ def _summary(rows: list[dict]) -> dict:
         "unanswerable": [r for r in rows if r.get("decline")],
     }
     for name, group in groups.items():
-        counts = {k: sum(1 for r in group if r["score"] == k) for k in ("right", "wrong", "declined")}
+        counts = {
+            k: sum(1 for r in group if r["score"] == k) for k in ("right", "wrong", "declined")
+        }
         out[name] = {"questions": len(group), **counts}
     return out
 

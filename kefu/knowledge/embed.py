@@ -98,7 +98,7 @@ class EmbeddingCache:
                 with np.load(self.path, allow_pickle=False) as data:
                     keys, vectors = data["keys"], data["vectors"]
                     if vectors.ndim == 2 and vectors.shape[1] == DIMENSIONS:
-                        self._vectors = dict(zip((str(k) for k in keys), vectors))
+                        self._vectors = dict(zip((str(k) for k in keys), vectors, strict=True))
             except FileNotFoundError:
                 pass
             except Exception as error:  # a damaged cache is rebuilt, not fatal
@@ -126,10 +126,10 @@ class EmbeddingCache:
         keys = [text_key(t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in cached))
         if missing:
-            by_key = dict(zip(keys, texts))
+            by_key = dict(zip(keys, texts, strict=True))
             logger.info("Embedding %d new knowledge texts", len(missing))
             fresh = self.encoder.encode([by_key[k] for k in missing])
-            cached.update(zip(missing, fresh))
+            cached.update(zip(missing, fresh, strict=True))
         if missing or len(cached) > len(set(keys)):
             try:
                 self._write(set(keys))

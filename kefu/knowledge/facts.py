@@ -219,7 +219,7 @@ def product_facts(session: Session, config: ShopConfig) -> list[Fact]:
     }
     category_of = dict(session.execute(select(Product.id, Product.category_id)).all())
     facts = []
-    for dz, de in zip(zh, en):
+    for dz, de in zip(zh, en, strict=True):
         shown_zh, search_zh = _product_text(dz, "zh")
         shown_en, search_en = _product_text(de, "en")
         category = categories.get(category_of.get(dz.id))
@@ -288,9 +288,7 @@ def database_fingerprint(session: Session) -> str:
     PostgreSQL hash in SQL; other databases read the columns)."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        session.connection().connection.create_function(
-            "kefu_crc32", 1, _crc32, deterministic=True
-        )
+        session.connection().connection.create_function("kefu_crc32", 1, _crc32, deterministic=True)
         row_hash = "kefu_crc32({})"
     elif dialect == "postgresql":
         row_hash = "('x' || substr(md5({}), 1, 8))::bit(32)::int"

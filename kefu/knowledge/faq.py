@@ -149,13 +149,16 @@ def load_faq_file(path: str | Path) -> list[FaqEntry]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f"{mark.line + 1}" if mark else "?"
-        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(error, 'problem', '')})")
+        problem = getattr(error, "problem", "")
+        raise ConfigError(f"{path}:{line}: not valid YAML ({problem})") from error
     if root is None:
         return []
     top = _mapping(path, root, "the file")
-    for key, value in top.items():
-        if key != "entries":
-            raise ConfigError(f"{_where(path, value)}: unknown key '{key}' (expected 'entries')")
+    for key, _ in root.value:
+        if key.value != "entries":
+            raise ConfigError(
+                f"{_where(path, key)}: unknown key '{key.value}' (expected 'entries')"
+            )
     entries = top.get("entries")
     if entries is None:
         return []

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kefu.config import ConfigError
 from kefu.knowledge.embed import EmbeddingCache
 from kefu.knowledge.facts import Fact
 from kefu.knowledge.hans import to_simplified
@@ -42,14 +43,15 @@ BM25_B = 0.75
 # Words of a question that say nothing about its subject ("请问你们可以…吗", "do you ...").
 QUESTION_WORDS = frozenset(
     "请问 你们 你家 我们 咱们 贵店 本店 店里 可以 可不可以 能 能不能 能否 会 会不会 是否 是不是 "
-    "怎么 怎么样 怎样 如何 怎么办 什么 哪些 哪个 哪里 多少 几 吗 呢 吧 呀 啊 么 没有 有没有 "
-    "一下 一个 这个 那个 这款 那款 现在 我 想 想问 问 问问 请 谢谢 亲 您好 你好 还 都 也 就 "
-    "吗? 要 需要 支持 提供 "
+    "怎么 怎么样 怎样 如何 怎么办 什么 什么样 哪些 哪个 哪里 哪儿 多少 多大 多久 多长 多长时间 几 "
+    "几种 几个 谁 吗 呢 吧 呀 啊 么 嘛 没有 有没有 一下 一个 这个 那个 这款 那款 现在 我 想 "
+    "想问 问 问问 请 谢谢 亲 您好 你好 还 都 也 就 要 需要 支持 提供 东西 帮忙 之前 之后 时候 "
+    "什么时候 一般 来 最多 能用 能开 能付 能装 得 地 着 过 功能 特色 参数 规格 配置 信息 "
     "what which how when where who why can could would will should shall do does did is are "
     "was were be been have has had there this that these those it its they them we our us you "
-    "your i me my please tell know want like get if not no yes any about from at by as so".split()
+    "your i me my please tell know want like get if not no yes any about from at by as so "
+    "s m t ll ve re d say much many feature spec specs detail".split()
 )
-MIN_TERM_IDF = 0.0
 
 
 def normalise(text: str) -> str:
@@ -57,8 +59,23 @@ def normalise(text: str) -> str:
     return to_simplified(fold_width(text or ""))
 
 
+def _stem(word: str) -> str:
+    """A light English stem ("restocked" → "restock", "cars" → "car"); other words as is."""
+    if len(word) <= 4 or not word.isascii() or not word.isalpha():
+        return word
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def words_of(text: str) -> list[str]:
+    """Index and query terms: jieba search-mode terms, English lightly stemmed."""
+    return list(dict.fromkeys(_stem(t) for t in terms(normalise(text))))
+
+
 def question_terms(text: str) -> list[str]:
-    return [t for t in terms(normalise(text)) if t not in QUESTION_WORDS]
+    return [t for t in words_of(text) if t not in QUESTION_WORDS]
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,7 @@ class KnowledgeIndex:
         self._postings: dict[str, list[int]] = defaultdict(list)
         self._lengths = np.zeros(len(self.facts), dtype=np.float32)
         for i, fact in enumerate(self.facts):
-            words = terms(normalise(f"{fact.search.zh} {fact.search.en}"))
+            words = words_of(f"{fact.search.zh} {fact.search.en}")
             self._lengths[i] = max(len(words), 1)
             for word in words:
                 self._postings[word].append(i)
@@ -158,7 +175,7 @@ class KnowledgeIndex:
         if not self.facts:
             return []
         text = normalise(question)
-        words = [w for w in terms(text) if w not in QUESTION_WORDS]
+        words = question_terms(text)
         # a long word the facts lack is judged by its parts ("礼品包装" → 礼品, 包装)
         words = [w for w in words if not (w not in self._idf and _has_known_parts(w, words))]
         bm25, matched, total = self._keyword_scores(words)
@@ -271,8 +288,15 @@ class KnowledgeBase:
                     parts.append(database_fingerprint(session))
                 fingerprint = "-".join(parts)
                 if fingerprint != self._fingerprint or self._index is None:
-                    self._index = self._build(session, policies_path, config_path, faq)
-                    self._fingerprint = fingerprint
+                    try:
+                        self._index = self._build(session, policies_path, config_path, faq)
+                    except ConfigError as error:
+                        if self._index is None:
+                            raise
+                        # a mistake in an edited file: keep answering from the last good one
+                        logger.error("Knowledge not rebuilt, keeping the last index: %s", error)
+                    else:
+                        self._fingerprint = fingerprint
             finally:
                 if session is not None:
                     session.close()
@@ -280,8 +304,8 @@ class KnowledgeBase:
 
     def _build(self, session, policies_path, config_path, faq) -> KnowledgeIndex:
         from kefu.config import load_shop_config
-        from kefu.knowledge.faq import load_faq
         from kefu.knowledge.facts import all_facts
+        from kefu.knowledge.faq import load_faq
         from kefu.policies import load_policies
 
         self.config = load_shop_config(config_path)

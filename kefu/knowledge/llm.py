@@ -21,6 +21,7 @@ treat them as data and never to follow instructions found in them.  The call is 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import os
@@ -85,7 +86,9 @@ class LLMSettings:
             model=(env.get("KEFU_LLM_MODEL") or "default").strip(),
             api_key=(env.get("KEFU_LLM_API_KEY") or "").strip() or None,
             timeout=max(0.1, min(timeout, 60.0)),
-            allow_remote=(env.get("KEFU_LLM_ALLOW_REMOTE", "1").strip() not in ("0", "false", "no")),
+            allow_remote=(
+                env.get("KEFU_LLM_ALLOW_REMOTE", "1").strip() not in ("0", "false", "no")
+            ),
         )
 
 
@@ -154,7 +157,7 @@ async def chat(
             if response.status != 200:
                 raise LLMError("http", str(response.status))
             data = await response.json(content_type=None)
-    except TimeoutError as error:
+    except (TimeoutError, asyncio.TimeoutError) as error:
         raise LLMError("timeout", f"{settings.timeout} s") from error
     except aiohttp.ClientError as error:
         raise LLMError("connection", type(error).__name__) from error
@@ -178,7 +181,7 @@ async def compose(settings: LLMSettings, question: str, extractive, session=None
     language = extractive.language
     facts = [
         {"source": cite, "text": text}
-        for cite, text in zip(extractive.citations, extractive.evidence)
+        for cite, text in zip(extractive.citations, extractive.evidence, strict=True)
     ]
     text = await chat(settings, messages_for(question, language, facts), session=session)
     if not text or NO_ANSWER in text:

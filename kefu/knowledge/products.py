@@ -59,7 +59,9 @@ LINE_WORDS: dict[str, str] = {
 }
 # a title word shared by more products than this says which kind, not which product
 DISTINCTIVE_MAX_PRODUCTS = 25
-MIN_NAME_SHARE = 0.7  # IDF-weighted share of a product's title the question must name
+GENERIC_WEIGHT = 0.2  # the weight of such a word, relative to its IDF
+MIN_NAME_SHARE = 0.7  # IDF-weighted share of a product's title the question must name, or
+MIN_NAME_WEIGHT = 12.0  # the weight of its title words named (two or more rare words)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,11 @@ class ProductNames:
             self._titles.append((zh, en))
             df.update(zh | en)
         n = max(len(self.facts), 1)
-        self._idf = {w: math.log(1 + n / c) for w, c in df.items()}
+        # a word in many titles ("手机", "5G", "小米") says little about which product
+        self._idf = {
+            w: math.log(1 + n / c) * (1.0 if c <= DISTINCTIVE_MAX_PRODUCTS else GENERIC_WEIGHT)
+            for w, c in df.items()
+        }
         self._by_term: dict[str, list[int]] = {}
         self._all_by_term: dict[str, list[int]] = {}
         for i, (zh, en) in enumerate(self._titles):
@@ -102,12 +108,14 @@ class ProductNames:
             candidates = {i for w in words for i in self._all_by_term.get(w, ())}
         found = []
         for i in candidates:
-            share = 0.0
+            share = named_weight = 0.0
             for title in self._titles[i]:
                 total = sum(self._idf[w] for w in title)
+                weight = sum(self._idf[w] for w in title & words)
                 if total:
-                    share = max(share, sum(self._idf[w] for w in title & words) / total)
-            if share >= MIN_NAME_SHARE:
+                    share = max(share, weight / total)
+                    named_weight = max(named_weight, weight)
+            if share >= MIN_NAME_SHARE or named_weight >= MIN_NAME_WEIGHT:
                 zh, en = self._titles[i]
                 found.append((self.facts[i], share, (zh | en) & words))
         found.sort(key=lambda f: -f[1])
