@@ -34,6 +34,17 @@ CHANNEL_SECRETS = {
 }
 
 
+def forget_counted_failures() -> None:
+    """No failed proofs or codes left from an earlier local run (tests/demo_orders.py)."""
+    from kefu.db import make_engine, make_session_factory, session_scope
+    from tests.demo_orders import forget_failures
+
+    engine = make_engine()
+    with session_scope(make_session_factory(engine)) as session:
+        forget_failures(session)
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def kefu_stack():
     """One running kefu (scripts/run.sh) for the integration and browser tests of a session."""
@@ -41,6 +52,7 @@ def kefu_stack():
     os.environ.update({k: v.format(platforms=platforms.url) for k, v in CHANNEL_SECRETS.items()})
     try:
         with running_stack() as stack:
+            forget_counted_failures()
             yield stack, platforms
     except RuntimeError as error:
         pytest.fail(str(error))

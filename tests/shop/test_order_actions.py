@@ -134,7 +134,7 @@ async def test_a_new_conversation_cannot_reset_the_lock(bot_shop):
     start from an empty state) lock the order for everyone."""
     for _ in range(3):
         _, result = await check_digits(PAID, WRONG, None)
-    messages, result = await check_digits(PAID, RIGHT, None)
+    _, result = await check_digits(PAID, RIGHT, None)
     assert result["phone_last4"] is None and result["verification"]["locked_until"]
 
 
