@@ -66,6 +66,7 @@ bench: train  ## latency, throughput, memory, training time; catalog import and 
 	$(PY) -m benchmarks.bench
 	$(PY) -m benchmarks.search_bench
 	$(PY) -m benchmarks.recommend
+	$(PY) -m benchmarks.adversarial
 
 demo-report: train  ## send the demo customers' conversations through the bot, then `kefu report`
 	$(PY) -m scripts.demo_report --out results/report.html

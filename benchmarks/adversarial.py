@@ -18,6 +18,7 @@ Usage: python -m benchmarks.adversarial [--length 1000] [--budget-ms 50] [--repe
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -55,6 +56,7 @@ class Shape:
 # Against every parser: runs of each character class, separators repeated, near-matches.
 GENERIC: tuple[Shape, ...] = (
     Shape("spaces", " ", "a", "x"),
+    Shape("leading-spaces", " ", "", "x"),
     Shape("spaces-after-digit", " ", "1", "x"),
     Shape("spaces-after-cjk", " ", "深", "x"),
     Shape("tabs", "\t", "a", "x"),
@@ -280,14 +282,17 @@ def _segment(name: str) -> Parser:
 def _wechat(text: str) -> object:
     from xml.sax.saxutils import escape
 
-    from kefu.wechat import parse_message
+    from kefu.wechat import WeChatProtocolError, parse_message
 
     body = (
         "<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName>"
         "<CreateTime>1700000000</CreateTime><MsgType>text</MsgType>"
         f"<Content>{escape(text)}</Content><MsgId>1</MsgId></xml>"
     )
-    return parse_message(body.encode("utf-8"))
+    try:
+        return parse_message(body.encode("utf-8"))
+    except WeChatProtocolError:  # control characters are not XML: refused, as they should be
+        return None
 
 
 def _parsers() -> dict[str, Callable[[], Parser]]:
@@ -321,7 +326,7 @@ def _parsers() -> dict[str, Callable[[], Parser]]:
     def frustrated() -> Parser:
         from kefu.sentiment import frustrated
 
-        return lambda text: frustrated([(text[::-1], -0.5), (text, -0.5)])
+        return lambda text: frustrated([(text[::-1], 0.0), (text, 0.0)])
 
     def budget_expected() -> Parser:
         from kefu.budget import parse_budget
@@ -356,11 +361,19 @@ def _parsers() -> dict[str, Callable[[], Parser]]:
         "report.metrics.scrub": scrub,
         "report.metrics.keywords": lambda: _segment_keywords(),
         "report.metrics.price_band": attr("kefu.report.metrics", "price_band"),
+        "change_request.asks_for_change": lambda: _asks_for_change,
+        "handoff_text.mask_proofs": attr("kefu.handoff_text", "mask_proofs"),
         "identity.find_order_number": attr("kefu.identity", "find_order_number"),
         "identity.find_phone": attr("kefu.identity", "find_phone"),
         "identity.parse_phone_last4": attr("kefu.identity", "parse_phone_last4"),
         "identity.redact": attr("kefu.identity", "redact"),
     }
+
+
+def _asks_for_change(text: str) -> object:
+    from kefu.change_request import asks_for_change
+
+    return asks_for_change("cancel_order", text)
 
 
 def _segment_keywords() -> Parser:
@@ -401,12 +414,19 @@ def cases() -> Iterator[tuple[str, Shape]]:
 
 
 def time_call(function: Parser, text: str, repeat: int = 3) -> float:
-    """The fastest of ``repeat`` calls, in seconds (the others met a busy machine)."""
+    """The fastest of ``repeat`` calls, in seconds (the others met a busy machine), with the
+    garbage collector paused as :mod:`timeit` does."""
     best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function(text)
-        best = min(best, time.perf_counter() - start)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            function(text)
+            best = min(best, time.perf_counter() - start)
+    finally:
+        if collecting:
+            gc.enable()
     return best
 
 
@@ -419,13 +439,17 @@ def run(length: int = LENGTH, budget_ms: float = BUDGET_MS, repeat: int = 3) -> 
         "parsers": {},
     }
     for name in PARSERS:
-        function = parser(name)
-        function("warm up")
         worst_ms, worst_shape = 0.0, ""
-        for shape in shapes(name):
-            elapsed = time_call(function, shape.text(length), repeat) * 1000
-            if elapsed > worst_ms:
-                worst_ms, worst_shape = elapsed, shape.name
+        try:
+            function = parser(name)
+            function("warm up")
+            for shape in shapes(name):
+                elapsed = time_call(function, shape.text(length), repeat) * 1000
+                if elapsed > worst_ms:
+                    worst_ms, worst_shape = elapsed, shape.name
+        except Exception as error:  # a parser that fails misses its budget, with the reason
+            report["parsers"][name] = {"error": f"{type(error).__name__}: {error}", "met": False}
+            continue
         report["parsers"][name] = {
             "worst_ms": round(worst_ms, 3),
             "worst_input": worst_shape,
@@ -448,10 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     width = max(map(len, report["parsers"]))
     for name, entry in report["parsers"].items():
+        if "error" in entry:
+            print(f"{name:<{width}}  FAILED: {entry['error']}")
+            continue
         verdict = "ok" if entry["met"] else "OVER BUDGET"
-        print(
-            f"{name:<{width}}  {entry['worst_ms']:8.2f} ms  ({entry['worst_input']})  {verdict}"
-        )
+        print(f"{name:<{width}}  {entry['worst_ms']:8.2f} ms  ({entry['worst_input']})  {verdict}")
     print(
         f"budget {args.budget_ms:g} ms per call on {args.length}-character inputs: "
         + ("met" if report["met"] else "NOT met")

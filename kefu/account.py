@@ -23,6 +23,7 @@ from datetime import date, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from kefu.clock import to_db, utc_now
 from kefu.models import (
     Address,
     CsatRating,
@@ -169,7 +170,7 @@ def preview_erasure(
     been asked for (``erasure_pending``) or done (``erasure_done``)."""
     p = p or policies()
     customer = _customer(session, customer_id)
-    return change_preview(_check_erasure(p, session, customer, now or datetime.utcnow()), language)
+    return change_preview(_check_erasure(p, session, customer, now or utc_now()), language)
 
 
 def request_erasure(
@@ -217,7 +218,7 @@ def erase_customer(session: Session, customer_id: int, now: datetime) -> None:
         customer.phone = ""
         customer.email = None
         customer.newsletter_opt_in = False
-        customer.erased_at = customer.erased_at or now
+        customer.erased_at = customer.erased_at or to_db(now)
         session.execute(delete(Address).where(Address.customer_id == customer.id))
         # browse history is personal too; purchases stay visible through the kept orders
         session.execute(delete(CustomerEvent).where(CustomerEvent.customer_id == customer.id))

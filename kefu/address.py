@@ -348,7 +348,9 @@ def _trailing_filler(part: str, start: int, end: int) -> int:
     """Where ``part[start:end]`` ends without one trailing word of thanks and the marks and
     spaces after it ("…1203 谢谢!!" → before "谢谢"); ``end`` when it ends otherwise."""
     word_end = end
-    while word_end > start and (part[word_end - 1].isspace() or part[word_end - 1] in _TRAILING_MARKS):
+    while word_end > start and (
+        part[word_end - 1].isspace() or part[word_end - 1] in _TRAILING_MARKS
+    ):
         word_end -= 1
     found = _TRAILING_WORD.search(part, max(start, word_end - _TRAILING_REACH), word_end)
     return found.start() if found else end

@@ -21,7 +21,7 @@ from kefu.text import clip, fold_width
 
 MAX_PLAUSIBLE = Decimal("10000000")  # ¥10 million: above this no shop budget is meant
 APPROX = Decimal("0.2")  # "左右" / "around": ±20 %
-_HUGE = Decimal("1e18")  # far beyond MAX_PLAUSIBLE, and within what a margin can be rounded to
+_HUGE = Decimal("1e26")  # a larger margin has more whole digits than a Decimal holds (28)
 
 _DIGITS = {
     "零": 0,
@@ -69,13 +69,12 @@ _MIN_BEFORE = re.compile(
     re.IGNORECASE,
 )
 # matched right after an amount (``pattern.match(text, end)``)
+_UNIT_AFTER = r"\s*(?:(?:元|块钱?|rmb|yuan|dollars?|美元)\s*)?"
 _MAX_AFTER = re.compile(
-    r"\s*(?:(?:元|块钱?|rmb|yuan|dollars?|美元)\s*)?(?:以内|以下|之内|内|封顶|or less|max|and below)",
-    re.IGNORECASE,
+    _UNIT_AFTER + r"(?:以内|以下|之内|内|封顶|or less|max|and below)", re.IGNORECASE
 )
 _MIN_AFTER = re.compile(
-    r"\s*(?:(?:元|块钱?|rmb|yuan|dollars?|美元)\s*)?(?:以上|起|往上|or more|\+|and up|and above)",
-    re.IGNORECASE,
+    _UNIT_AFTER + r"(?:以上|起|往上|or more|\+|and up|and above)", re.IGNORECASE
 )
 # what may follow an amount and still belongs to it ("1500块以内", "两千左右", "3000 or less")
 _TAIL = re.compile(

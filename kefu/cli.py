@@ -265,13 +265,12 @@ def cmd_identity_token(args: argparse.Namespace) -> int:
 
 
 def cmd_privacy_erase_due(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from kefu.account import process_due_erasures
+    from kefu.clock import utc_now
 
     factory = _session_factory()
     with session_scope(factory) as session:
-        erased = process_due_erasures(session, datetime.utcnow())
+        erased = process_due_erasures(session, utc_now())
     print(f"erased the personal data of {len(erased)} customer(s) whose erasure was due")
     return 0
 

@@ -11,6 +11,9 @@ Ratings are stored once per conversation session (:func:`already_rated`) with th
 the conversation, language, channel and whether a person took part, for analytics.  Comments
 are personal data: they are redacted (:func:`kefu.identity.redact`), capped at
 :data:`MAX_COMMENT_CHARS` and cleared when the customer's data is erased.
+
+:func:`parse_rating` reads the first :data:`kefu.text.MAX_PARSE_CHARS` characters, in time linear
+in them (tests/security/test_parsers.py).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlalchemy.orm import Session
 from kefu.handoff import stored_time
 from kefu.identity import redact
 from kefu.models import CsatRating
-from kefu.text import fold_width
+from kefu.text import clip, fold_width
 
 MIN_RATING, MAX_RATING = 1, 5
 MAX_COMMENT_CHARS = 1000
@@ -84,7 +87,13 @@ _STARS = "★⭐🌟"
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _CN_NUMBER = r"[零〇一二两三四五六七八九十]+"
 _EN_NUMBER = r"\b(?:" + "|".join(_EN_NUMBERS) + r")\b"
-_ANY_NUMBER = rf"(?:{_NUMBER}|{_CN_NUMBER}|{_EN_NUMBER})"
+# A number in a text is read from its first digit (numeral) on: trying every digit of a long
+# run as a start would read the rest of the run once per digit.
+_ANY_NUMBER = (
+    r"(?:-?(?<!\d)\d+(?:\.\d+)?"
+    rf"|(?<![零〇一二两三四五六七八九十]){_CN_NUMBER}"
+    rf"|{_EN_NUMBER})"
+)
 # "4/5", "4 out of 5", "four out of five"
 _FRACTION = re.compile(rf"({_ANY_NUMBER})\s*(?:/|out\s+of)\s*({_ANY_NUMBER})", re.IGNORECASE)
 # a number with a unit: "5分", "五星", "4 stars", "3颗星"; not "5分钟", "三分之一", "分期"
@@ -97,7 +106,7 @@ _WITH_UNIT = re.compile(
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _EVALUATION_START = "好差满很非不太挺还超真给吧啊呀啦了的呢哈哦嗯"
 _STAR_RUN = re.compile(rf"[{_STARS}]+")
-_BARE_NUMBER = re.compile(rf"\s*({_ANY_NUMBER})\s*")
+_BARE_NUMBER = re.compile(rf"({_ANY_NUMBER})")
 _WORDS = re.compile(
     "|".join(
         rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])"
@@ -137,7 +146,7 @@ def _judge(value: float | None) -> RatingParse:
     """A stated number as a rating: whole and from 1 to 5, else out of range."""
     if value is None:
         return RatingParse(None, NOT_A_RATING)
-    if value != int(value) or not MIN_RATING <= value <= MAX_RATING:
+    if not MIN_RATING <= value <= MAX_RATING or value != int(value):  # 1e400 is inf: no int
         return RatingParse(None, OUT_OF_RANGE)
     return RatingParse(int(value), None)
 
@@ -183,7 +192,7 @@ def parse_rating(text: str) -> RatingParse:
     text ("5分，物流很快"); a bare number or a word ("5", "五", "满意", "good") only when the
     answer is little more than that ("给五分吧", "服务很好，谢谢").
     """
-    folded = fold_width(text or "").replace("\ufe0f", "").strip().lower()
+    folded = fold_width(clip(text)).replace("\ufe0f", "").strip().lower()
     explicit = set(_explicit(folded))
     if explicit:
         if len(explicit) == 1:
@@ -212,7 +221,8 @@ def _clean_comment(comment: str | None) -> str | None:
     leave its digits unmasked); None when blank."""
     if comment is None or not comment.strip():
         return None
-    return redact(comment.strip())[:MAX_COMMENT_CHARS]
+    # What is redacted is bounded too (twice what is kept: masks make the text shorter).
+    return redact(comment.strip()[: 2 * MAX_COMMENT_CHARS])[:MAX_COMMENT_CHARS]
 
 
 def record_rating(

@@ -550,10 +550,10 @@ def upsert_products(
     session: Session, records: list[dict], progress: bool = False
 ) -> tuple[int, int]:
     """Insert or update validated product records by SKU; returns (created, updated)."""
-    from datetime import datetime
+    from kefu.clock import to_db, utc_now
 
     brand_ids = _brand_ids(session, [r["brand"] for r in records])
-    now = datetime.utcnow()
+    now = to_db(utc_now())  # the columns hold naive UTC
     existing: dict[str, int] = {}
     for chunk in chunks([r["sku"] for r in records], 900):
         existing.update(

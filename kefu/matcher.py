@@ -61,7 +61,7 @@ from sqlalchemy.orm import Session
 
 from kefu.catalog import names_of
 from kefu.models import Brand, Category, Product, ProductVariant
-from kefu.text import fold_width
+from kefu.text import clip, fold_width
 
 ENTITIES = ("product_category", "brand", "product", "color", "size", "storage")
 # which entity wins when two matches cover exactly the same tokens
@@ -384,7 +384,7 @@ class CatalogMatcher:
 
     def match(self, text: str) -> list[CatalogMatch]:
         """Catalog entities in ``text``: sorted by start, non-overlapping, longest first."""
-        folded = fold_width(text or "")
+        folded = fold_width(clip(text))  # the first MAX_PARSE_CHARS characters
         tokens = _tokens(folded)
         if not tokens:
             return []

@@ -18,6 +18,9 @@ Outcomes are data (:class:`ChangeOutcome`); :func:`outcome_text` renders them wi
 texts from policies.yml where the outcome is a policy decision, else with :data:`TEXTS`.
 Account-level changes (:mod:`kefu.account`) are recorded the same way (:func:`record_change`)
 and rendered by :func:`outcome_text` too.
+
+Times: ``now`` may be aware or naive UTC (:mod:`kefu.clock`); what is stored is naive UTC, what
+is shown is on the shop's clock (policies.yml ``utc_offset_hours``), whatever the host's zone.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TypeVar
 
@@ -34,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Select
 
+from kefu.clock import as_utc, to_db, utc_now
 from kefu.config import Bilingual
 from kefu.identity import mask_address, mask_email, mask_name, mask_phone, redact
 from kefu.models import (
@@ -359,8 +363,10 @@ class OrderDetails:
 
 
 def _shop_time(p: Policies, moment: datetime) -> datetime:
-    """A naive UTC ``moment`` on the shop's clock (policies.yml ``utc_offset_hours``)."""
-    return moment + timedelta(hours=p.utc_offset_hours)
+    """``moment`` (aware, or naive UTC as stored) as the wall-clock time shown on the shop's
+    clock (policies.yml ``utc_offset_hours``): a naive value, for display only."""
+    zone = timezone(timedelta(hours=p.utc_offset_hours))
+    return as_utc(moment).astimezone(zone).replace(tzinfo=None)
 
 
 def _title(item: OrderItem, language: str) -> str:
@@ -816,7 +822,7 @@ def record_change(
                     kind=kind,
                     status=DONE if done else REFUSED,
                     detail={"code": code, "params": stored},
-                    created_at=now,
+                    created_at=to_db(now),
                 )
             )
             session.flush()
@@ -924,7 +930,7 @@ def _add_refund(
         amount=amount,
         method=method,
         status=REFUND_PENDING,
-        created_at=now,
+        created_at=to_db(now),
     )
     session.add(refund)
     session.flush()
@@ -951,7 +957,7 @@ def preview_cancel(
 ) -> ChangePreview:
     """Whether the order can be cancelled, the fee and where a payment goes back to."""
     p = p or policies()
-    decision = _check_cancel(p, session, order, now or datetime.utcnow())
+    decision = _check_cancel(p, session, order, now or utc_now())
     payment = _payment(session, order) if decision.allowed else None
     return change_preview(
         decision, language, _timeline_text(p, payment.method, language) if payment else ""
@@ -973,7 +979,7 @@ def cancel_order(
 
     def perform(locked: Order, decision: Decision) -> tuple[str, dict[str, object]]:
         _move(locked, CANCELLED)
-        locked.cancelled_at = now
+        locked.cancelled_at = to_db(now)
         locked.cancel_reason = _fit(reason, Order.__table__.c.cancel_reason)
         params: dict[str, object] = {"order_no": locked.order_no}
         payment = _payment(session, locked)
@@ -1022,7 +1028,7 @@ def _invalid_address(p: Policies, missing: list[str]) -> Decision | None:
 def _check_address(p: Policies, order: Order, address: dict[str, str], now: datetime) -> Decision:
     if order.status == CANCELLED:
         return _decision(p, False, ALREADY_CANCELLED)
-    shipped = order.shipped_at is not None and order.shipped_at <= now
+    shipped = order.shipped_at is not None and as_utc(order.shipped_at) <= as_utc(now)
     if shipped or not _precedes(order.status, SHIPPED):
         return _decision(p, False, "address_after_shipping")
     return _decision(p, True, "address_change_ok", address=mask_address(address))
@@ -1041,9 +1047,7 @@ def preview_change_address(
     p = p or policies()
     address, missing = _clean_address(new_address)
     invalid = _invalid_address(p, missing)
-    return change_preview(
-        invalid or _check_address(p, order, address, now or datetime.utcnow()), language
-    )
+    return change_preview(invalid or _check_address(p, order, address, now or utc_now()), language)
 
 
 def change_address(
@@ -1137,7 +1141,7 @@ def preview_return(
     p = p or policies()
     item = _item(session, order, order_item_id)
     return change_preview(
-        _check_return(p, session, order, item, reason_kind, now or datetime.utcnow()), language
+        _check_return(p, session, order, item, reason_kind, now or utc_now()), language
     )
 
 
@@ -1164,8 +1168,8 @@ def request_return(
             kind=RETURN,
             reason=_fit(reason, ReturnRequest.__table__.c.reason),
             status=RETURN_REQUESTED,
-            created_at=now,
-            updated_at=now,
+            created_at=to_db(now),
+            updated_at=to_db(now),
         )
         session.add(request)
         session.flush()
@@ -1395,7 +1399,7 @@ def request_invoice(
             amount=decision.params["amount"],
             email=address,
             status=INVOICE_REQUESTED,
-            requested_at=now,
+            requested_at=to_db(now),
         )
         session.add(invoice)
         session.flush()

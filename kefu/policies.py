@@ -8,7 +8,9 @@ policy questions in Chinese or English.
 Decisions are data: a :class:`Decision` carries ``allowed``, a ``code`` and ``params``;
 :func:`explain` renders the merchant's text for it.
 
-Time: datetimes are timezone-naive UTC, like the models.  Days are calendar days in the shop's
+Time: datetimes are aware UTC (:mod:`kefu.clock`); naive ones, as the database returns them, are
+taken to be UTC, so either may be given and the host's time zone never matters.  Days are
+calendar days in the shop's
 time zone (``utc_offset_hours``), counted from the day after the event and inclusive of the
 last day: delivered on 1 March with a 7-day window → returnable until the end of 8 March (shop
 time).  Warranty months are counted the same way from the delivery date.
@@ -32,6 +34,7 @@ from typing import Literal
 import yaml
 from yaml.constructor import SafeConstructor
 
+from kefu.clock import as_utc, utc_now
 from kefu.config import Bilingual, ConfigError
 from kefu.language import SUPPORTED_LANGUAGES
 from kefu.models import INVOICE_KINDS, ORDER_STATUSES, ORDER_TRANSITIONS, PAYMENT_METHODS
@@ -714,8 +717,8 @@ def decide(p: Policies, allowed: bool, code: str, **params: object) -> Decision:
 
 
 def _local_date(p: Policies, moment: datetime) -> date:
-    """The shop-calendar date of a naive UTC ``moment``."""
-    return (moment + timedelta(hours=p.utc_offset_hours)).date()
+    """The shop-calendar date of ``moment`` (aware, or naive UTC)."""
+    return (as_utc(moment) + timedelta(hours=p.utc_offset_hours)).date()
 
 
 def _add_months(day: date, months: int) -> date:
@@ -742,8 +745,8 @@ def can_cancel(
     A paid order's money goes back to the original payment method.
     """
     _check_status(status)
-    now = now or datetime.utcnow()
-    shipped = status == SHIPPED or (shipped_at is not None and shipped_at <= now)
+    now = as_utc(now or utc_now())
+    shipped = status == SHIPPED or (shipped_at is not None and as_utc(shipped_at) <= now)
     if status == CANCELLED:
         return decide(p, False, "already_cancelled")
     days = p.returns.no_reason_days
@@ -778,7 +781,7 @@ def can_return(
     _check_status(status)
     if reason not in RETURN_REASONS:
         raise ValueError(f"unknown return reason {reason!r}; expected {RETURN_REASONS}")
-    now = now or datetime.utcnow()
+    now = as_utc(now or utc_now())
     if status == CANCELLED:
         return decide(p, False, "already_cancelled")
     if status not in DELIVERED_STATUSES:
@@ -858,7 +861,7 @@ def erasure_due(p: Policies, requested_at: datetime) -> date:
 
 def erasure_is_due(p: Policies, due: date, now: datetime | None = None) -> bool:
     """Whether an erasure due on ``due`` may be carried out: that day has ended (shop time)."""
-    return _local_date(p, now or datetime.utcnow()) > due
+    return _local_date(p, now or utc_now()) > due
 
 
 def warranty_for(p: Policies, category_keys: Sequence[str]) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kefu.catalog import CategoryTree
+from kefu.clock import as_utc, to_db, utc_now
 from kefu.models import Brand, Product, Promotion
 
 
@@ -22,7 +23,7 @@ class Offer:
     kind: str
     value: Decimal
     min_spend: Decimal
-    ends_at: datetime
+    ends_at: datetime  # aware UTC
     scope: str | None  # category or brand name it is limited to; None = the whole shop
 
 
@@ -39,7 +40,7 @@ def active_offers(
     With nothing given, every running promotion.  A category-wide promotion also applies to the
     sub-categories; a shop-wide promotion (no category, no brand) applies everywhere.
     """
-    now = now or datetime.utcnow()
+    now = to_db(now or utc_now())  # the columns hold naive UTC
     if product_id is not None:
         product = session.get(Product, product_id)
         if product is None:
@@ -72,7 +73,7 @@ def active_offers(
                 kind=promotion.kind,
                 value=promotion.value,
                 min_spend=promotion.min_spend,
-                ends_at=promotion.ends_at,
+                ends_at=as_utc(promotion.ends_at),
                 scope=scope,
             )
         )

@@ -31,6 +31,7 @@ from typing import Any, Literal, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.clock import utc_today
 from kefu.models import CustomerEvent, Product
 from kefu.search import (
     MAX_LIMIT,
@@ -216,7 +217,7 @@ class Recommender:
             pool.update(dict.fromkeys(self._search(query_personal, "relevance").product_ids))
 
         candidates = self._load(list(pool))
-        today = self.today or date.today()
+        today = self.today or utc_today()  # not the host's local date
         threshold = _bestseller_threshold(first, candidates)
         # scaled by the customer's strongest affinity over all products, not just these, so
         # that a category they never looked at gets weak personal scores

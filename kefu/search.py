@@ -27,6 +27,7 @@ from kefu.text import fold_width
 Sort = Literal["relevance", "newest", "price_asc", "price_desc", "rating", "sales"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "price_asc", "price_desc", "rating", "sales")
 MAX_QUERY_WORDS = 12
+MAX_QUERY_CHARS = 200  # what is segmented of a query: its first 12 words fit well within this
 MAX_LIMIT = 100
 COUNT_LIMIT = 1000  # "1000+ products": counting further costs time and helps nobody
 
@@ -131,7 +132,7 @@ def _text_filters(
     A word the shop does not know as a whole ("新款手机") is replaced by the known shorter words
     inside it (手机), each of which must then match.
     """
-    words = segment.coarse_words(text)[:MAX_QUERY_WORDS]
+    words = segment.coarse_words(text[:MAX_QUERY_CHARS])[:MAX_QUERY_WORDS]
     pieces = {w: [t for t in segment.terms(w) if t != w and len(t) > 1] for w in words}
     known = _known_terms(session, words + [t for ts in pieces.values() for t in ts])
 
@@ -261,7 +262,7 @@ SORT_ORDER = {
 def category_and_brand_words(text: str, vocabulary: Vocabulary) -> list[str]:
     """The words of ``text`` (or shorter words inside them) that name categories or brands."""
     words = []
-    for word in segment.coarse_words(text)[:MAX_QUERY_WORDS]:
+    for word in segment.coarse_words(text[:MAX_QUERY_CHARS])[:MAX_QUERY_WORDS]:
         for candidate in [word, *segment.terms(word)]:
             if candidate in vocabulary.categories or candidate in vocabulary.brands:
                 words.append(candidate)

@@ -6,7 +6,8 @@ only files from site-packages (nothing is downloaded):
 * Chinese: SnowNLP's naive-Bayes sentiment classifier (trained on product reviews), ``p`` in
   [0, 1] mapped to ``2p - 1``.  It is slow on long text, so it reads the first
   :data:`MODEL_MAX_CHARS` characters.
-* English: VADER's ``compound`` score, already in [-1, 1].
+* English: VADER's ``compound`` score, already in [-1, 1].  Its time grows with the square of
+  the number of words, so it reads the first :data:`VADER_MAX_CHARS` characters.
 
 Both are imported on first use (importing SnowNLP takes seconds) and kept for the process;
 :func:`preload` loads them ahead of time.
@@ -57,8 +58,9 @@ from typing import Any
 from kefu.language import detect_language
 from kefu.text import fold_width
 
-MODEL_MAX_CHARS = 200  # SnowNLP reads at most this much of a message (it is slow on long text)
-TEXT_MAX_CHARS = 2000  # cues and VADER read at most this much
+MODEL_MAX_CHARS = 64  # SnowNLP reads at most this much of a message (~0.4 ms a character)
+VADER_MAX_CHARS = 500  # VADER reads at most this much (it lower-cases every word for each word)
+TEXT_MAX_CHARS = 2000  # the cues read at most this much
 NEUTRAL_BAND = 0.3  # |score| below this is "neutral" in the tests and the summary wording
 
 # weight of the cue score against the model's score when a message has cues
@@ -79,6 +81,7 @@ STRONG_NEGATIVE = -0.5  # two such messages in the window
 NEGATIVE = -NEUTRAL_BAND  # a negative message with "??" / "!!"
 REPEAT_SIMILARITY = 0.85  # the same question again (difflib ratio of the normalised texts)
 REPEAT_MIN_CHARS = 4  # "ok" / "好的" twice is not a repeated question
+REPEAT_MAX_CHARS = 500  # compared at most (difflib's time grows faster than the length)
 
 # Chinese cues: weight in [-1, 1]; 0 marks a false friend that shields the words inside it.
 ZH_CUES: dict[str, float] = {
@@ -164,6 +167,9 @@ EN_CUES: dict[str, float] = {
     "problem solved": 0.6, "cheers": 0.5,
 }  # fmt: skip
 EN_NEGATORS = re.compile(r"\b(?:not|never|no|hardly|isn't|wasn't|aren't|don't)\s+(?:\w+\s+)?$")
+# EN_NEGATORS on the original text, searched only in the two words before a cue
+_EN_NEGATED = re.compile(EN_NEGATORS.pattern, re.IGNORECASE)
+_NEGATOR_REACH = 8  # longer than any negator ("hardly")
 EN_QUESTION = re.compile(
     r"\?|^\s*(?:can|could|do|does|did|is|are|will|would|how|what|where|when|which|why)\b",
     re.IGNORECASE,
@@ -258,12 +264,26 @@ def _en_cues(text: str) -> float | None:
     total = 0.0
     for match in matches:
         weight = EN_CUES[match.group().lower()]
-        if weight > 0 and EN_NEGATORS.search(text[: match.start()].lower()):
+        if weight > 0 and _en_negated(text, match.start()):
             weight *= NEGATED_FACTOR
         if weight > 0 and question:
             weight *= QUESTION_POSITIVE_FACTOR
         total += weight
     return _clamp(total * _emphasis(text))
+
+
+def _en_negated(text: str, start: int) -> bool:
+    """Whether a negator is one or two words before ``start`` ("not helpful", "not very
+    helpful"): :data:`EN_NEGATORS` searched from a few characters before those words."""
+    low = start
+    for is_part in (str.isspace, _is_word_char, str.isspace):
+        while low > 0 and is_part(text[low - 1]):
+            low -= 1
+    return _EN_NEGATED.search(text, max(0, low - _NEGATOR_REACH), start) is not None
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what \w matches
 
 
 def _han_count(text: str) -> int:
@@ -283,7 +303,7 @@ def _score_zh(text: str) -> float:
 
 
 def _score_en(text: str) -> float:
-    scores = _vader().polarity_scores(text)
+    scores = _vader().polarity_scores(text[:VADER_MAX_CHARS])
     model = float(scores["compound"])
     if model > 0 and EN_QUESTION.search(text):
         model *= QUESTION_POSITIVE_FACTOR  # "what payment methods do you accept?" asks
@@ -302,7 +322,7 @@ def score(text: str, language: str | None = None) -> float:
     ``language`` ("zh" / "en") is detected from the text when not given; other languages and
     texts without letters score 0.0.
     """
-    text = fold_width(text or "")[:TEXT_MAX_CHARS].strip()
+    text = fold_width((text or "")[:TEXT_MAX_CHARS]).strip()
     detected = detect_language(text)
     if detected is None:
         return 0.0  # digits, emoji and punctuation only
@@ -318,7 +338,7 @@ def score(text: str, language: str | None = None) -> float:
 
 
 def _normalised(text: str) -> str:
-    return _NOT_A_WORD_CHAR.sub("", fold_width(text).lower())
+    return _NOT_A_WORD_CHAR.sub("", fold_width(text[:TEXT_MAX_CHARS]).lower())[:REPEAT_MAX_CHARS]
 
 
 def frustrated(recent: Sequence[tuple[str, float]], neutral_repeats: bool = True) -> bool:
@@ -338,7 +358,7 @@ def frustrated(recent: Sequence[tuple[str, float]], neutral_repeats: bool = True
     if sum(1 for _, value in window if value <= STRONG_NEGATIVE) >= 2:
         return True
     text, value = window[-1]
-    if value <= NEGATIVE and _REPEATED_MARKS.search(fold_width(text)):
+    if value <= NEGATIVE and _REPEATED_MARKS.search(fold_width(text[:TEXT_MAX_CHARS])):
         return True
     latest = _normalised(text)
     counts = value < NEUTRAL_BAND if neutral_repeats else value <= NEGATIVE

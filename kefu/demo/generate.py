@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from kefu.catalog import CategoryTree, chunks
+from kefu.clock import to_db, utc_now
 from kefu.importer import upsert_products
 from kefu.models import (
     Address,
@@ -264,7 +265,7 @@ def load_demo_shop(
     if session.scalar(select(func.count()).select_from(Product)):
         raise DemoShopError("the shop database already has products; the demo needs an empty one")
     rng = random.Random(seed)
-    now = (now or datetime.utcnow()).replace(microsecond=0)
+    now = to_db(now or utc_now()).replace(microsecond=0)  # the columns hold naive UTC
     load_catalog_file(session, catalog, rng)
     builder = _Builder(session, rng, now)
     customers = _customers(builder, 320)

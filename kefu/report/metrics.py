@@ -43,7 +43,7 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -490,11 +490,13 @@ def _valid_sentiment(value: Any) -> float | None:
 
 # ---- price bands ------------------------------------------------------------------------------
 
+# Optional parts with the spaces after them, so that a run of spaces is read one way only.
 _COMPACT_BUDGET = re.compile(
-    r"^\s*(-?\d+(?:\.\d+)?)?\s*-\s*(-?\d+(?:\.\d+)?)?\s*([A-Za-z]{3})?(?:\s+([a-z_]+))?\s*$"
+    r"^\s*(-?\d+(?:\.\d+)?)?\s*-\s*(?:(-?\d+(?:\.\d+)?)\s*)?"
+    r"(?:([A-Za-z]{3})(?:\s+([a-z_]+))?\s*)?$"
 )
 _NUMBER = re.compile(
-    r"^\s*[¥￥$]?\s*(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:元|块|rmb|cny|yuan)?\s*$", re.I
+    r"^\s*(?:[¥￥$]\s*)?(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:(?:元|块|rmb|cny|yuan)\s*)?$", re.I
 )
 
 
@@ -601,31 +603,52 @@ STOP_WORDS = frozenset(
 )
 _HAS_DIGIT = re.compile(r"\d")
 _LATIN_WORD = re.compile(r"^[a-z][a-z'.+-]*$")
-_DIGIT_RUN = re.compile(r"\d+(?:[ \t-]\d+)*")
+# digits in groups joined by spaces and/or a dash, as kefu.identity reads order numbers
+_DIGIT_RUN = re.compile(r"\d+(?:(?:[^\S\n]*[-－‐‑‒–—―][^\S\n]*|[^\S\n]+)\d+)*")
+# where a piece ends for the phone-digit search: after each group of exactly 4 digits
+_FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 MASK = "****"
 
 
 @lru_cache(maxsize=65_536)  # customers repeat themselves ("谢谢", "hello")
 def scrub(text: str | None) -> str:
     """A customer's message fit for the report: :func:`kefu.identity.redact` (mobile numbers,
-    e-mails), then order numbers, phone digits after a cue ("尾号6093") and any other number of
-    7 or more digits (card, tracking or ID numbers, also written in groups) masked as "****";
-    control characters removed and white space collapsed."""
-    from kefu.identity import find_order_number, find_phone, redact
-    from kefu.text import blank_control_chars
+    e-mails), then any number of 7 or more digits (order numbers, card, tracking or ID numbers,
+    also written in groups joined by spaces or dashes, as :func:`kefu.identity.find_order_number`
+    reads them), then phone digits after a cue ("尾号6093") or a message of just 4 digits masked
+    as "****"; control characters removed and white space collapsed.
 
-    text = redact(text)
-    while found := find_order_number(text):
-        text = text[: found[1]] + MASK + text[found[2] :]
-    position = 0
-    while span := find_phone(text[position:]):  # a cue masks the first 4 digits after it only
-        start, end = position + span[0], position + span[1]
-        text = text[:start] + MASK + text[end:]
-        position = start + len(MASK)
+    Reads the first :data:`kefu.text.MAX_PARSE_CHARS` characters, each of them a bounded number
+    of times: the text is searched piece by piece, never again from its start after each find."""
+    from kefu.identity import find_phone, redact
+    from kefu.text import blank_control_chars, clip
+
     text = _DIGIT_RUN.sub(
-        lambda m: MASK if len(re.sub(r"\D", "", m.group())) >= 7 else m.group(), text
+        lambda m: MASK if len(re.sub(r"\D", "", m.group())) >= 7 else m.group(), redact(clip(text))
     )
+    masked, rest = [], 0  # a cue masks the first 4 digits after it only
+    for start, piece in _four_digit_pieces(text):
+        span = find_phone(piece + "x")  # "x": a piece is never a message of just 4 digits
+        if span is not None:
+            masked += [text[rest : start + span[0]], MASK]
+            rest = start + span[1]
+    # what follows the last cue may still be a message of just 4 digits ("6093", "是6093")
+    span = find_phone(text[rest:]) if rest < len(text) else None
+    if span is not None:
+        masked += [text[rest : rest + span[0]], MASK]
+        rest += span[1]
+    text = "".join([*masked, text[rest:]])
     return " ".join(blank_control_chars(text).split())
+
+
+def _four_digit_pieces(text: str) -> Iterator[tuple[int, str]]:
+    """``text`` cut after each group of exactly 4 digits, as (start, piece): the phone digits a
+    cue names ("尾号 6093") end such a group, and nothing between a cue and its digits is a
+    digit, so a cue and its digits lie within one piece."""
+    start = 0
+    for group in _FOUR_DIGITS.finditer(text):
+        yield start, text[start : group.end()]
+        start = group.end()
 
 
 def keywords(text: str) -> list[str]:
