@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.models import Customer, Order
-from kefu.text import fold_width
+from kefu.text import clip, fold_width
 
 logger = logging.getLogger(__name__)
 
@@ -266,21 +266,23 @@ _LAST4_CUE = re.compile(
     r"\D{0,20}?(?<!\d)(\d{4})(?!\d)",
     re.IGNORECASE,
 )
-_BARE_LAST4 = re.compile(r"\s*(?:是|就是|it'?s|is)?\s*(\d{4})\s*[.。!]?\s*", re.IGNORECASE)
+# matched against the stripped message: every space belongs to one place only (linear-time)
+_BARE_LAST4 = re.compile(r"(?:(?:是|就是|it'?s|is)\s*)?(\d{4})(?:\s*[.。!])?", re.IGNORECASE)
 
 
 def find_phone(text: str) -> tuple[int, int] | None:
     """Where ``text`` gives phone digits, as ``(start, end)``: a whole mobile number, the last 4
     digits after a cue ("尾号6093", "ends in 6093") or a message of just 4 digits; else None."""
-    folded = fold_width(text or "")  # one character for one: spans stay valid for ``text``
+    folded = fold_width(clip(text))  # one character for one: spans stay valid for ``text``
     mobile = _MOBILE.search(folded)
     if mobile:
         return mobile.start(1), mobile.end(1)
     cue = _LAST4_CUE.search(folded)
     if cue:
         return cue.start(1), cue.end(1)
-    bare = _BARE_LAST4.fullmatch(folded)
-    return (bare.start(1), bare.end(1)) if bare else None
+    lead = len(folded) - len(folded.lstrip())
+    bare = _BARE_LAST4.fullmatch(folded.strip())
+    return (lead + bare.start(1), lead + bare.end(1)) if bare else None
 
 
 def parse_phone_last4(text: str) -> str | None:
@@ -493,7 +495,8 @@ def accessible_order(
 # ---- privacy: masking, redaction, pseudonyms --------------------------------------------------
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# an address starts where a run of address characters starts (no retry inside the run)
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 def mask_phone(phone: str | None) -> str:

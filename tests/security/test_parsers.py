@@ -34,18 +34,6 @@ GROWTH_LIMIT = 8.0  # linear: 4; n log n: 5; quadratic: 16
 ATTEMPTS = 3
 BATCH_NS = 1_000_000  # calls are batched to take at least this long at the small size
 
-# Parsers whose time still grows faster than the text on some inputs, with the reason.  Each
-# is a known problem outside the files these tests guard (reported to its owner); the test is
-# expected to fail for them (non-strict: it passes once they are fixed, and should then go).
-KNOWN_SLOW = {
-    "identity.redact": "kefu/identity.py: _EMAIL is tried from every letter of a run",
-    "identity.find_phone": "kefu/identity.py: _BARE_LAST4 backtracks over runs of spaces",
-    "identity.parse_phone_last4": "kefu/identity.py: _BARE_LAST4 backtracks over runs of spaces",
-    "handoff_text.mask_proofs": "kefu/identity.py: redact and find_phone (see above)",
-    "report.metrics.scrub": "kefu/identity.py: redact and find_phone (see above)",
-}
-
-
 # ---- measuring --------------------------------------------------------------------------------
 
 
@@ -124,12 +112,7 @@ def test_the_measure_tells_quadratic_from_linear():
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_SLOW[name], strict=False))
-        if name in KNOWN_SLOW
-        else name
-        for name in PARSERS
-    ],
+    list(PARSERS),
 )
 def test_parser_time_grows_linearly_on_crafted_input(name):
     slow = _slow_shapes(name)
