@@ -190,7 +190,8 @@ def test_identified_customer_gets_picks_from_their_history(bot, shop):
 
     def recommendations(token: str) -> list[dict]:
         sender, metadata = uuid.uuid4().hex, {"customer_token": token}
-        bot.say("/recommend_product", sender, metadata)  # asks for the category
+        bot.say("有什么推荐的吗", sender, metadata)  # asks for the category (customers cannot
+        # type intent payloads; "/no_preference" is a button's)
         bot.say("/no_preference", sender, metadata)  # asks for the budget
         return cards_of(bot.say("/no_preference", sender, metadata))
 
