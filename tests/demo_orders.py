@@ -5,10 +5,10 @@ highest id down, while the other tests take the oldest orders."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from kefu.models import ConfirmationCode, Order, SecurityCounter, Shipment
+from kefu.models import ConfirmationCode, HandoffTicket, Order, SecurityCounter, Shipment
 
 
 def order_of_nth_customer(session: Session, nth: int) -> Order:
@@ -31,7 +31,9 @@ def order_of_nth_customer(session: Session, nth: int) -> Order:
 
 
 def forget_failures(session: Session) -> None:
-    """Start a test session with no failed proofs and no codes counted (the local shop
-    database outlives test runs; CI starts with a fresh one)."""
+    """Start a test session with no failed proofs, no codes counted and no hand-off tickets
+    waiting (the local shop database outlives test runs; CI starts with a fresh one)."""
     session.execute(delete(SecurityCounter))
     session.execute(delete(ConfirmationCode))
+    waiting = HandoffTicket.status.in_(("open", "claimed"))
+    session.execute(update(HandoffTicket).where(waiting).values(status="abandoned"))
