@@ -15,7 +15,7 @@ from actions.common import (
     shop_session,
     verification_state,
 )
-from actions.confirmation import notifier, now_seconds, pending_events, secret, user_turn
+from actions.confirmation import confirmation_context, pending_events
 from kefu.account import preview_erasure, preview_newsletter
 from kefu.config import shop_config
 from kefu.confirmation import ask_to_confirm
@@ -82,11 +82,7 @@ class ActionAccountChange(Action):
             asked = ask_to_confirm(
                 session,
                 PendingChange(kind, new_request_key(), None, customer, params),
-                language=language,
-                notifier=notifier(),
-                secret=secret(),
-                now=now_seconds(),
-                turn=user_turn(tracker),
+                **confirmation_context(tracker, language),
             )
             session.commit()
         send_replies(dispatcher, asked.replies, language)

@@ -52,3 +52,15 @@ def pending_events(pending: PendingChange | None) -> list[dict[str, Any]]:
 
 def secret() -> str:
     return code_secret()
+
+
+def confirmation_context(tracker: Tracker, language: str) -> dict[str, Any]:
+    """What :func:`kefu.confirmation.ask_to_confirm` and ``answer_confirmation`` need from the
+    conversation and the environment: language, notifier, code key, time and turn."""
+    return {
+        "language": language,
+        "notifier": notifier(),
+        "secret": secret(),
+        "now": now_seconds(),
+        "turn": user_turn(tracker),
+    }

@@ -5,7 +5,6 @@ to the phone on file) or says no."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -20,15 +19,9 @@ from actions.common import (
     shop_session,
     verification_state,
 )
-from actions.confirmation import (
-    intents_since,
-    notifier,
-    now_seconds,
-    pending_events,
-    secret,
-    user_turn,
-)
+from actions.confirmation import confirmation_context, intents_since, pending_events
 from kefu.change_request import asks_for_change
+from kefu.clock import to_db, utc_now
 from kefu.config import shop_config
 from kefu.confirmation import answer_confirmation, ask_to_confirm
 from kefu.customer_input import parse_return_reason
@@ -102,7 +95,7 @@ class ActionOrderTask(Action):
                 return_reason=tracker.get_slot("return_reason"),
                 address=tracker.get_slot("new_address"),
                 invoice_title=invoice if isinstance(invoice, dict) else None,
-                now=datetime.now(timezone.utc).replace(tzinfo=None),
+                now=to_db(utc_now()),
             )
             send_replies(dispatcher, result.replies, language)
             if result.pending is None:
@@ -110,11 +103,7 @@ class ActionOrderTask(Action):
             asked = ask_to_confirm(
                 session,
                 result.pending,
-                language=language,
-                notifier=notifier(),
-                secret=secret(),
-                now=now_seconds(),
-                turn=user_turn(tracker),
+                **confirmation_context(tracker, language),
             )
             session.commit()
         send_replies(dispatcher, asked.replies, language)
@@ -140,11 +129,7 @@ class ActionApplyChange(Action):
                 text=tracker.latest_message.get("text") or "",
                 later_intents=intents_since(tracker, pending.turn if pending else None),
                 state=verification_state(tracker),
-                language=language,
-                notifier=notifier(),
-                secret=secret(),
-                now=now_seconds(),
-                turn=user_turn(tracker),
+                **confirmation_context(tracker, language),
             )
             session.commit()
         send_replies(dispatcher, answer.replies, language)

@@ -14,11 +14,11 @@ change still waiting (None: nothing is pending any more).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
 from kefu.account import ACCOUNT_CHANGE_KINDS, apply_account_change
+from kefu.clock import from_timestamp, to_db
 from kefu.config import Bilingual, IdentityLimits, shop_config
 from kefu.identity import VerificationState, accessible_order
 from kefu.models import Customer, Order, OrderRequest
@@ -171,7 +171,7 @@ def answer_confirmation(
         if checked is CodeCheck.SPENT and not _already_done(session, pending.request_key):
             return ConfirmationTurn([Reply(response="utter_code_spent", params=names)])
         recipient = _recipient(session, pending, secret)
-    moment = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
+    moment = to_db(from_timestamp(now))
     if order is None:
         outcome = apply_account_change(session, pending, moment)
     else:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.clock import to_db, utc_now
 from kefu.config import Bilingual
 from kefu.models import Order, OrderItem, Payment
 from kefu.orders import (
@@ -356,7 +357,7 @@ def run_order_task(
 ) -> TaskResult:
     """Answer ``task`` for ``order`` (which the caller has checked the customer may see)."""
     p = p or policies()
-    now = now or datetime.utcnow()
+    now = now or to_db(utc_now())
     if task == "track_order":
         return _track(session, order, language, p)
     if task == "track_refund":

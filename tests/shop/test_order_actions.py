@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 import actions.common
 import actions.confirmation
-import actions.orders
 from actions.account import ActionAccountChange, ActionAccountHelp
 from actions.order_form import ActionAskOrderNo, ValidateOrderForm
 from actions.orders import ActionApplyChange, ActionOrderTask, ActionStartOrderTask
@@ -319,7 +318,7 @@ async def test_consent_lapses_when_the_talk_moves_on(bot_shop, outbox):
 async def test_consent_lapses_after_some_minutes(bot_shop, outbox, monkeypatch):
     pending = await preview_cancel()
     later = pending["previewed_at"] + 10 * 60
-    monkeypatch.setattr(actions.orders, "now_seconds", lambda: later)
+    monkeypatch.setattr(actions.confirmation, "now_seconds", lambda: later)
     messages, _ = await run(ActionApplyChange(), answer(pending, last_code(outbox)))
     assert messages[0]["response"] == "utter_confirmation_lapsed"
     assert order_status(bot_shop, PAID) == "paid"
