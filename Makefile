@@ -58,6 +58,7 @@ test-stories: train db  ## end-to-end test stories, failing on any prediction er
 	$(RASA) test core --stories tests/stories --out results/stories --fail-on-prediction-errors
 
 test-model: train  ## tests that talk to the trained model and the running servers
+	@scripts/browser_deps.sh
 	$(PY) -m pytest -q -m model
 
 test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
