@@ -112,7 +112,7 @@ def stack(kefu_stack):
     return kefu_stack[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
