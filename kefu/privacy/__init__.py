@@ -1,0 +1,1 @@
+"""Privacy: data keys, encryption at rest, erasure, access, retention and backups."""
