@@ -61,7 +61,7 @@ from sqlalchemy.orm import Session
 
 from kefu.catalog import names_of
 from kefu.models import Brand, Category, Product, ProductVariant
-from kefu.text import clip, fold_width
+from kefu.text import clip, normalize_for_nlu
 
 ENTITIES = ("product_category", "brand", "product", "color", "size", "storage")
 # which entity wins when two matches cover exactly the same tokens
@@ -310,7 +310,7 @@ def _tokens(text: str) -> list[_Token]:
 
 
 def _key(name: str) -> tuple[str, ...]:
-    folded = fold_width(name)
+    folded = normalize_for_nlu(name)
     return tuple(folded[t.start : t.end].lower() for t in _tokens(folded))
 
 
@@ -384,7 +384,8 @@ class CatalogMatcher:
 
     def match(self, text: str) -> list[CatalogMatch]:
         """Catalog entities in ``text``: sorted by start, non-overlapping, longest first."""
-        folded = fold_width(clip(text))  # the first MAX_PARSE_CHARS characters
+        # the first MAX_PARSE_CHARS characters, width-folded, Traditional read as Simplified
+        folded = normalize_for_nlu(clip(text))
         tokens = _tokens(folded)
         if not tokens:
             return []

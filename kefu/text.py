@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from kefu.hanzi import to_simplified
+
 _FULLWIDTH_START = 0xFF01  # ！
 _FULLWIDTH_END = 0xFF5E  # ～
 _FULLWIDTH_OFFSET = 0xFEE0
@@ -48,5 +50,6 @@ def blank_control_chars(text: str) -> str:
 
 
 def normalize_for_nlu(text: str) -> str:
-    """Offset-preserving normalisation applied before tokenisation."""
-    return blank_control_chars(fold_width(text))
+    """Offset-preserving normalisation applied before tokenisation and catalog matching:
+    width folding, control characters blanked, Traditional Chinese read as Simplified."""
+    return to_simplified(blank_control_chars(fold_width(text)))

@@ -4,7 +4,10 @@ Rasa's own ``JiebaTokenizer`` keeps whitespace as tokens ("hello there" → "hel
 and sees full-width digits (１２３) as different characters from ASCII ones.  This tokenizer folds
 full-width characters and control characters (keeping every offset), drops whitespace and
 punctuation-only tokens, and caps the number of tokens so a 10,000-character message cannot
-stall the model.
+stall the model.  Traditional Chinese (訂單, 退貨) is read as Simplified: the message text itself is
+rewritten, one character for one character (:mod:`kefu.hanzi`), so that every later component,
+the parse data and the actions see Simplified text at the customer's offsets, while the
+conversation keeps what the customer typed.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from typing import Any
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from kefu.hanzi import to_simplified
 from kefu.text import normalize_for_nlu
 
 
@@ -38,6 +43,14 @@ class KefuTokenizer(JiebaTokenizer):
     def get_default_config() -> dict[str, Any]:
         """Jieba's defaults plus ``max_tokens``."""
         return {**JiebaTokenizer.get_default_config(), "max_tokens": 256}
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Read Traditional Chinese as Simplified (same offsets), then tokenize."""
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                message.set(TEXT, to_simplified(text))
+        return super().process(messages)
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Split the attribute's text into tokens whose offsets point into the original text."""

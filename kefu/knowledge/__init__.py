@@ -8,8 +8,8 @@ What lives here:
   ``shop.yml``, the catalog (product descriptions, prices, specifications, options) and the
   FAQ, and the cheap fingerprint that says when they changed;
 * :mod:`~kefu.knowledge.embed` — USE multilingual v3 sentence embeddings (offline, pure numpy)
-  with their cache under ``.kefu/knowledge/``; :mod:`~kefu.knowledge.hans` — Traditional to
-  Simplified Chinese;
+  with their cache under ``.kefu/knowledge/`` (Traditional Chinese is read as Simplified by
+  :mod:`kefu.hanzi`);
 * :mod:`~kefu.knowledge.index` — hybrid retrieval (jieba BM25 + embeddings, reciprocal-rank
   fusion) and :class:`KnowledgeBase`, the index rebuilt when a source changes;
 * :mod:`~kefu.knowledge.products` — questions about a named product ("小米 15 电池多大");

@@ -136,7 +136,8 @@ def _general(index: KnowledgeIndex, question: str) -> list[Hit]:
 _names_cache: dict[int, ProductNames] = {}
 
 
-def _product_names(index: KnowledgeIndex) -> ProductNames:
+def product_names(index: KnowledgeIndex) -> ProductNames:
+    """The product-name finder of ``index`` (one kept, for the latest index)."""
     key = id(index)
     if key not in _names_cache:
         _names_cache.clear()
@@ -168,7 +169,7 @@ def _answer(
         return decline(language, kb, "empty")
     # phone numbers, e-mail addresses and order numbers say nothing about what is asked
     question = _PERSONAL.sub(" ", fold_width(question))
-    named = _product_names(index).named(question)
+    named = product_names(index).named(question)
     if named:
         best_share = named[0][1]
         products = [n for n in named if n[1] == best_share][:MAX_FACTS]

@@ -31,7 +31,7 @@ import numpy as np
 from kefu.config import ConfigError
 from kefu.knowledge.embed import EmbeddingCache
 from kefu.knowledge.facts import Fact
-from kefu.knowledge.hans import to_simplified
+from kefu.hanzi import to_simplified
 from kefu.segment import terms
 from kefu.text import fold_width
 

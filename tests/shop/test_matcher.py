@@ -73,6 +73,15 @@ def test_offsets_point_into_the_original_text(matcher):
     assert all(text[m.start : m.end] == m.text for m in matches)
 
 
+def test_traditional_chinese_finds_the_simplified_catalog_terms(matcher):
+    text = "想買華為手機，蘋果的也行"
+    assert found(matcher, text) == [
+        ("brand", "huawei", "華為"),
+        ("product_category", "phones", "手機"),
+        ("brand", "apple", "蘋果"),
+    ]
+
+
 def test_the_longest_match_wins(matcher):
     assert found(matcher, "iPhone 17 Pro") == [("product", "IP17P", "iPhone 17 Pro")]
     assert found(matcher, "iphone17pro黑色") == [

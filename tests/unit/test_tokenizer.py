@@ -51,3 +51,13 @@ def test_empty_message_has_no_tokens(tokenizer):
 def test_very_long_message_is_capped(tokenizer):
     result = tokens(tokenizer, "我要买手机 " * 2000)
     assert len(result) == KefuTokenizer.get_default_config()["max_tokens"]
+
+
+def test_traditional_chinese_is_read_as_simplified_at_the_same_offsets(tokenizer):
+    typed = "我的訂單到哪裡了？想退貨"
+    message = Message({TEXT: typed})
+    tokenizer.process([message])
+    assert message.get(TEXT) == "我的订单到哪里了？想退货"
+    words = {t.text: (t.start, t.end) for t in message.get("text_tokens")}
+    start, end = words["订单"]
+    assert typed[start:end] == "訂單"
