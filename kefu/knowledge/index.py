@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from kefu.config import ConfigError
+from kefu.hanzi import to_simplified
 from kefu.knowledge.embed import EmbeddingCache
 from kefu.knowledge.facts import Fact
-from kefu.hanzi import to_simplified
 from kefu.segment import terms
 from kefu.text import fold_width
 
