@@ -12,6 +12,9 @@ and ``--ssl-password`` are refused and read from the environment instead:
                         default HS256)
 ``KEFU_SSL_PASSWORD``   optional: the password of ``--ssl-keyfile``
 
+With ``KEFU_PROFILE=production`` the shared services' URLs are split into the variables of
+``endpoints.production.yml`` (:mod:`kefu.production`), which is the default ``--endpoints``.
+
 On top of Rasa's own checks the server refuses every request that changes something
 (POST, PUT, PATCH, DELETE outside the channels' ``/webhooks/`` and ``/socket.io``) unless it
 carries the API token or a JWT with ``role: admin``.  Rasa lets a ``role: user`` JWT whose
@@ -178,11 +181,14 @@ def _run_with_secrets(original: Callable[[Any], Any], environ: dict[str, str]) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``rasa run`` with ``argv``, the secrets from the environment and the API guard."""
+    from kefu.production import ProfileError, apply_profile
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         refuse_secret_options(argv)
         secrets_from_environment(dict(os.environ), "--enable-api" in argv)
-    except LaunchError as error:
+        endpoints = apply_profile(os.environ)
+    except (LaunchError, ProfileError) as error:
         print(f"kefu: {error}", file=sys.stderr)
         return 2
 
@@ -192,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rasa.cli.run.run = _run_with_secrets(rasa.cli.run.run, dict(os.environ))
     rasa.core.run.configure_app = _configure_app_with_guard(rasa.core.run.configure_app)
+    if "--endpoints" not in argv and not any(a.startswith("--endpoints=") for a in argv):
+        argv += ["--endpoints", endpoints]
     sys.argv = ["rasa", "run", *argv]
     rasa.__main__.main()
     return 0

@@ -11,6 +11,9 @@ STATE_DIR=.kefu
 export RASA_TELEMETRY_ENABLED=false
 mkdir -p "$STATE_DIR" && chmod 700 "$STATE_DIR"
 export KEFU_ACTION_SERVER_URL="http://127.0.0.1:$ACTIONS_PORT/webhook"
+# The production profile shares PostgreSQL, Redis and RabbitMQ (kefu/production.py).
+ENDPOINTS=endpoints.yml
+if [ "${KEFU_PROFILE:-}" = production ]; then ENDPOINTS=endpoints.production.yml; fi
 
 SHOP_PORT=${KEFU_SHOP_PORT:-8000}
 # Shop pages allowed to embed the web chat (CORS and socket.io origins): the demo shop by default.
@@ -73,7 +76,7 @@ echo "kefu: channels (credentials.yml; set a channel's variables to switch it on
 # `rasa run` with the secrets from the environment and admin-only writes on the HTTP API
 # shellcheck disable=SC2086  # the origins are a space-separated list
 .venv/bin/python -m kefu_rasa.server -m models/kefu.tar.gz --enable-api --cors $KEFU_ALLOWED_ORIGINS \
-  --credentials "$STATE_DIR/credentials.yml" --endpoints endpoints.yml \
+  --credentials "$STATE_DIR/credentials.yml" --endpoints "$ENDPOINTS" \
   --interface "${KEFU_HOST:-127.0.0.1}" --port "$RASA_PORT" \
   --log-file "$STATE_DIR/rasa.log" > "$STATE_DIR/rasa.out" 2>&1 &
 pids+=($!)

@@ -1,0 +1,108 @@
+"""Rasa's stores built from endpoints.production.yml work on the real services: a conversation
+saved under its Redis lock lands in PostgreSQL and its events arrive on RabbitMQ in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import aio_pika
+import pytest
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.lock_store import LockStore
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from kefu.production import PRODUCTION_ENDPOINTS, ROOT, endpoint_environment
+
+
+@pytest.fixture
+def production_env(monkeypatch, tracker_db_url, redis_url, broker_url):
+    queue = f"kefu_test_{uuid.uuid4().hex[:8]}"
+    env = {
+        "KEFU_PROFILE": "production",
+        "KEFU_TRACKER_DB_URL": tracker_db_url,
+        "KEFU_REDIS_URL": redis_url,
+        "KEFU_BROKER_URL": broker_url,
+        "KEFU_BROKER_QUEUE": queue,
+        "KEFU_ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
+        "KEFU_ACTION_SECRET": "x" * 32,
+    }
+    for name, value in {**env, **endpoint_environment(env)}.items():
+        monkeypatch.setenv(name, value)
+    yield env
+
+    async def drop() -> None:
+        connection = await aio_pika.connect_robust(broker_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(queue)
+
+    asyncio.run(drop())
+
+
+async def _consume(url: str, queue: str, count: int, timeout: float = 20) -> list[dict]:
+    connection = await aio_pika.connect_robust(url)
+    received: list[dict] = []
+    async with connection:
+        channel = await connection.channel()
+        box = await channel.declare_queue(queue, durable=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(received) < count and loop.time() < deadline:
+            message = await box.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.1)
+                continue
+            await message.ack()
+            received.append(json.loads(message.body))
+    return received
+
+
+async def test_a_conversation_is_locked_in_redis_stored_in_postgres_and_published(
+    production_env,
+):
+    endpoints = AvailableEndpoints.read_endpoints(str(ROOT / PRODUCTION_ENDPOINTS))
+    broker = await EventBroker.create(endpoints.event_broker)
+    store = TrackerStore.create(endpoints.tracker_store, event_broker=broker)
+    locks = LockStore.create(endpoints.lock_store)
+    conversation = f"rest:{uuid.uuid4().hex}"
+    redis = Redis.from_url(production_env["KEFU_REDIS_URL"])
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("你好", {"name": "greet", "confidence": 0.99}),
+        ActionExecuted("utter_greet"),
+        BotUttered("您好！有什么可以帮您？"),
+        ActionExecuted("action_listen"),
+    ]
+    try:
+        async with locks.lock(conversation):
+            assert redis.exists(f"kefu:lock:{conversation}")  # other instances wait for it
+            tracker = DialogueStateTracker.from_events(conversation, events)
+            await store.save(tracker)
+        assert not redis.exists(f"kefu:lock:{conversation}")
+        received = await _consume(
+            production_env["KEFU_BROKER_URL"], production_env["KEFU_BROKER_QUEUE"], len(events)
+        )
+    finally:
+        await broker.close()
+        redis.close()
+
+    engine = create_engine(production_env["KEFU_TRACKER_DB_URL"], future=True)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT type_name FROM events WHERE sender_id = :s ORDER BY id"),
+            {"s": conversation},
+        ).scalars()
+        assert list(rows) == [event.type_name for event in events]
+    engine.dispose()
+    assert [event["sender_id"] for event in received] == [conversation] * len(events)
+    assert [event["event"] for event in received] == [event.type_name for event in events]
+    assert received[1]["text"] == "你好"
+    restored = await store.retrieve(conversation)
+    assert restored is not None and restored.latest_message.text == "你好"
