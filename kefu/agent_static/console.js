@@ -141,7 +141,89 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  var ASSIST_FAILED = '暂时无法生成建议。 · Suggestions are not available right now.';
+  var INSERT = '插入回复框 · Insert';
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function insertReply(text) {
+    var box = document.querySelector('[data-console="reply-text"]');
+    if (!box) return;
+    box.value = text; // the agent edits it and sends it; nothing is sent from here
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+  }
+
+  function showAssist(panel, data) {
+    var summary = panel.querySelector('[data-console="assist-summary"]');
+    var list = panel.querySelector('[data-console="suggestions"]');
+    var declined = panel.querySelector('[data-console="assist-declined"]');
+    var canInsert = panel.getAttribute('data-can-insert') === 'yes';
+    var lines = document.createDocumentFragment();
+    data.summary.forEach(function (line) {
+      var li = element('li', 'assist__line assist__line--' + line.kind, line.text);
+      li.setAttribute('data-kind', line.kind);
+      lines.appendChild(li);
+    });
+    summary.replaceChildren(lines);
+    var items = document.createDocumentFragment();
+    data.suggestions.forEach(function (suggestion) {
+      var li = element('li', 'suggestion');
+      li.setAttribute('data-console', 'suggestion');
+      li.setAttribute('data-kind', suggestion.kind);
+      li.appendChild(element('pre', 'suggestion__text', suggestion.text));
+      if (canInsert) {
+        var button = element('button', 'button button--small', INSERT);
+        button.type = 'button';
+        button.setAttribute('data-console', 'suggestion-insert');
+        button.addEventListener('click', function () { insertReply(suggestion.text); });
+        li.appendChild(button);
+      }
+      items.appendChild(li);
+    });
+    list.replaceChildren(items);
+    declined.textContent = data.declined || '';
+    declined.hidden = !data.declined;
+  }
+
+  function startAssist(panel) {
+    var status = panel.querySelector('[data-console="assist-status"]');
+    var refresh = panel.querySelector('[data-console="assist-refresh"]');
+    var preparing = status.textContent;
+    function load() {
+      status.textContent = preparing;
+      status.hidden = false;
+      panel.setAttribute('aria-busy', 'true');
+      fetch(panel.getAttribute('data-assist'), {
+        credentials: 'same-origin', headers: { Accept: 'application/json' }
+      }).then(function (response) {
+        return response.json().then(function (data) {
+          if (!response.ok) {
+            var refused = new Error((data && data.message) || ASSIST_FAILED);
+            refused.shown = true;
+            throw refused;
+          }
+          showAssist(panel, data);
+          status.hidden = true;
+        });
+      }).catch(function (problem) {
+        status.textContent = problem && problem.shown ? problem.message : ASSIST_FAILED;
+      }).then(function () {
+        panel.setAttribute('aria-busy', 'false');
+      });
+    }
+    if (refresh) refresh.addEventListener('click', load);
+    load();
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    var assist = document.querySelector('[data-assist]');
+    if (assist) startAssist(assist);
     var queue = document.querySelector('[data-poll]');
     if (queue) startQueue(queue);
     var live = document.querySelector('[data-live]');

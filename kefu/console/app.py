@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy.orm import sessionmaker
 
 from kefu.config import shop_config
+from kefu.console.assist import KNOWLEDGE, assist_json, warm_up
 from kefu.console.base import (
     CONSOLE,
     Console,
@@ -33,6 +34,7 @@ from kefu.console.tickets import (
     ticket_page,
 )
 from kefu.demo.site import ACCESS_LOG_FORMAT
+from kefu.knowledge.index import KnowledgeBase
 from kefu.web import html_templates
 
 HERE = Path(__file__).resolve().parent.parent
@@ -49,10 +51,12 @@ def create_app(
     factory: sessionmaker,
     settings: ConsoleSettings,
     clock: Callable[[], datetime] | None = None,
+    knowledge: KnowledgeBase | None = None,
 ) -> web.Application:
     """The console on the shop database of ``factory``, talking to Rasa at settings.rasa_url.
     ``clock`` (aware UTC) is for tests; failed logins, revocations and the audit log live in
-    the database, so a new application over the same database remembers them."""
+    the database, so a new application over the same database remembers them.  ``knowledge``
+    (default: the shop's, over ``factory``) grounds the agent assist."""
     if not settings.agents:
         raise ConsoleConfigError(f"{AGENTS_ENV} lists no agents")
     if len(settings.secret.encode("utf-8")) < MIN_SECRET_BYTES:
@@ -73,6 +77,7 @@ def create_app(
     )
     app[CONSOLE] = console
     app[IN_FLIGHT] = set()
+    app[KNOWLEDGE] = knowledge if knowledge is not None else KnowledgeBase(factory)
 
     async def rasa_client(app: web.Application) -> AsyncIterator[None]:
         await console.rasa.start()
@@ -85,6 +90,7 @@ def create_app(
     app.router.add_get("/tickets.json", queue_json, name="queue_json")
     app.router.add_get(ticket, ticket_page, name="ticket")
     app.router.add_get(ticket + "/live.json", ticket_live_json, name="live_json")
+    app.router.add_get(ticket + "/assist.json", assist_json, name="assist_json")
     app.router.add_post(ticket + "/claim", claim_ticket, name="claim")
     app.router.add_post(ticket + "/reply", reply, name="reply")
     app.router.add_post(ticket + "/close", close_ticket, name="close")
@@ -101,6 +107,7 @@ def serve(
 ) -> None:
     """Run the console until Ctrl-C."""
     app = create_app(factory, settings)
+    warm_up(app[KNOWLEDGE])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     proxies = len(settings.security.trusted_proxies)
     print(
