@@ -1,19 +1,26 @@
-"""The embedded tracker store: Rasa's SQL tracker store tuned for a local SQLite file.
+"""The encrypted tracker store: Rasa's SQL tracker store with every conversation sealed at rest.
 
-Rasa's ``SQLTrackerStore`` on SQLite opens a new connection for every session and commits in
-rollback-journal mode, which costs about a third of the bot's throughput.  This store keeps one
-pooled connection per thread, uses write-ahead logging and ``synchronous=NORMAL`` (durable across
-application crashes; the last commits can be lost only on power failure).
+Events are stored in Rasa's ``events`` table with their ``data`` encrypted and the conversation
+id replaced by its keyed hash (:mod:`kefu.privacy.conversations`); customer tokens are never
+stored, only a keyed link to the logged-in customer.  The data keys come from ``KEFU_DATA_KEY``
+or the key file (:mod:`kefu.privacy.keys`); a missing key in production, or stored data sealed
+with a key that is not configured, stops the server at start with a clear error.  Rows written
+before encryption are sealed at start.
 
-endpoints.yml::
+One class for SQLite (the embedded default: one pooled connection per thread, write-ahead
+logging, ``synchronous=NORMAL``) and PostgreSQL (or any SQLAlchemy URL).  endpoints.yml::
 
     tracker_store:
-      type: kefu_rasa.tracker_store.SQLiteTrackerStore
-      db: .kefu/trackers.db
+      type: kefu_rasa.tracker_store.EncryptedTrackerStore   # or SQLiteTrackerStore (the same)
+      db: .kefu/trackers.db          # SQLite file, unless KEFU_TRACKER_DB_URL is set
+      # url: postgresql://user:password@host/conversations
+      # or Rasa's SQL settings: dialect, host, port, db, username, password, query
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +28,15 @@ import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import SingletonThreadPool
+
+from kefu.privacy.cipher import Cipher
+from kefu.privacy.conversations import CUSTOMER_TOKEN_KEY, ConversationVault
+from kefu.privacy.keys import load_keyring
+
+TRACKER_URL_ENV = "KEFU_TRACKER_DB_URL"
+LEGACY_BATCH = 200
 
 
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -32,24 +47,119 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class SQLiteTrackerStore(SQLTrackerStore):
-    """Conversations in a local SQLite file, with WAL and a persistent connection."""
+def tracker_url(
+    db: str,
+    host: str | None = None,
+    dialect: str | None = None,
+    environ: dict[str, str] | None = None,
+    **settings: Any,
+) -> Any:
+    """The database: ``url`` (Rasa passes it as ``host``), else Rasa's SQL settings for another
+    dialect, else ``KEFU_TRACKER_DB_URL``, else the SQLite file ``db``."""
+    if host and "://" in host:
+        return host
+    if dialect and dialect != "sqlite":
+        return SQLTrackerStore.get_db_url(dialect, host, db=db, **settings)
+    env = os.environ if environ is None else environ
+    return env.get(TRACKER_URL_ENV) or f"sqlite:///{db}"
+
+
+def customer_of(data: dict[str, Any]) -> int | None:
+    """The customer a user event's genuine customer token names; None without one."""
+    from kefu.identity import IdentityError, IdentitySecretError, identity_secret, verify_token
+
+    token = (data.get("metadata") or {}).get(CUSTOMER_TOKEN_KEY)
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        return verify_token(token, identity_secret())
+    except (IdentityError, IdentitySecretError):
+        return None
+
+
+class EncryptedTrackerStore(SQLTrackerStore):
+    """Conversations encrypted at rest in SQLite or PostgreSQL."""
 
     def __init__(
         self,
         domain: Domain | None = None,
         db: str = ".kefu/trackers.db",
+        host: str | None = None,
+        dialect: str | None = None,
         event_broker: EventBroker | None = None,
         **kwargs: Any,
     ) -> None:
-        """Create the database file (and its folder) if needed."""
-        Path(db).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.pop("dialect", None)
-        super().__init__(
-            domain=domain, dialect="sqlite", db=db, event_broker=event_broker, **kwargs
-        )
-        url = self.engine.url
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, poolclass=SingletonThreadPool)
-        sa.event.listen(self.engine, "connect", _pragmas)
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        """Open (and create) the database, check the keys, seal rows from before encryption."""
+        settings = {
+            k: kwargs.pop(k) for k in ("port", "username", "password", "query") if k in kwargs
+        }
+        kwargs.pop("login_db", None)
+        url = tracker_url(db, host, dialect, **settings)
+        is_sqlite = str(url).startswith("sqlite")
+        if is_sqlite:
+            Path(str(url).split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+        cipher = Cipher(load_keyring())  # KeyConfigError first: no database work without keys
+        super().__init__(domain=domain, host=str(url), event_broker=event_broker, **kwargs)
+        if is_sqlite:
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, poolclass=SingletonThreadPool)
+            sa.event.listen(self.engine, "connect", _pragmas)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        self.vault = ConversationVault(self.engine, cipher)
+        self.vault.ensure_schema()
+        with self.engine.begin() as connection:
+            self.vault.check_keys(connection)
+        while True:
+            with self.engine.begin() as connection:
+                if not self.vault.seal_legacy(connection, LEGACY_BATCH):
+                    break
+
+    async def keys(self) -> list[str]:
+        """The stored conversation ids (decrypted)."""
+        with self.engine.connect() as connection:
+            return [c.conversation_id for c in self.vault.conversations(connection)]
+
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        with self.session_scope() as session:
+            id_hash = self.vault.id_hash(session.connection(), sender_id)
+            if id_hash is None:
+                return None
+            rows = self._event_query(session, id_hash, fetch_events_from_all_sessions).all()
+            events = [self.vault.open_event(row.data) for row in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Append the tracker's new events, sealed, under the conversation's keyed hash."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            connection = session.connection()
+            id_hash = self.vault.id_hash(connection, tracker.sender_id)
+            stored = self._event_query(session, id_hash, False).count() if id_hash else 0
+            new = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            if not new:
+                return
+            dictionaries = [event.as_dict() for event in new]
+            customers = {c for data in dictionaries if (c := customer_of(data))}
+            last = max((d.get("timestamp") or 0.0 for d in dictionaries), default=0.0)
+            id_hash = self.vault.register(connection, tracker.sender_id, last, customers)
+            for event, data in zip(new, dictionaries, strict=True):
+                intent = (data.get("parse_data") or {}).get("intent") or {}
+                session.add(
+                    self.SQLEvent(
+                        sender_id=id_hash,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=intent.get("name"),
+                        action_name=data.get("name"),
+                        data=self.vault.seal_event(data),
+                    )
+                )
+            session.commit()
+
+
+SQLiteTrackerStore = EncryptedTrackerStore  # the name endpoints.yml has always used

@@ -1,7 +1,8 @@
 """What the report reads: Rasa's tracker store (the ``events`` table of its SQL tracker store)
 and the shop database (satisfaction ratings, hand-off tickets, category and brand names).
 
-The tracker store is read with SQLAlchemy Core, without Rasa.  Its URL is ``--tracker-db``, else
+The tracker store is read with SQLAlchemy Core, without Rasa, and decrypted with the data keys
+(kefu.privacy.conversations).  Its URL is ``--tracker-db``, else
 ``KEFU_TRACKER_DB_URL``, else ``sqlite:///.kefu/trackers.db`` (endpoints.yml's file, relative to
 the working directory like Rasa's).  Nothing is written to either database.
 """
@@ -21,6 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from kefu.privacy.cipher import DecryptionError
+from kefu.privacy.conversations import open_rows
+from kefu.privacy.keys import KeyConfigError
 from kefu.report.metrics import Event, Rating, Ticket
 
 DEFAULT_TRACKER_DB_URL = "sqlite:///.kefu/trackers.db"
@@ -187,7 +191,9 @@ def read_events(url: str, start: float, end: float) -> list[Event]:
     )
     try:
         with engine.connect() as connection:
-            return [to_event(*row) for row in connection.execute(query)]
+            return [to_event(*row) for row in open_rows(connection, connection.execute(query))]
+    except (KeyConfigError, DecryptionError) as error:
+        raise TrackerStoreError(f"cannot decrypt the tracker store at {shown}: {error}") from None
     except SQLAlchemyError as error:
         raise TrackerStoreError(
             f"cannot read the tracker store at {shown}: {_error_text(error, url)}"
