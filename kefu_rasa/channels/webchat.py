@@ -16,7 +16,10 @@ Compared with Rasa's ``socketio`` channel it
   ``{"custom": ...}`` instead of Rasa's keyword-argument emit;
 * puts every message behind the guard (``guard.py``: the conversation id ``webchat:<session
   id>``, limits per conversation and per client address, length, commands, metadata);
-* serves the widget's files (``webchat/``) at ``/webhooks/webchat/<file>``.
+* serves the widget's files (``webchat/``) at ``/webhooks/webchat/<file>``;
+* with ``KEFU_REDIS_URL`` set, shares its rooms through Redis (python-socketio's
+  ``AsyncRedisManager``): a reply or an agent's message sent by any Rasa instance reaches the
+  customer's socket on whichever instance it is connected to.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ import base64
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +42,7 @@ from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from kefu_rasa.channels.guard import (
     bounded_metadata,
@@ -63,6 +67,18 @@ MIN_SESSION_KEY_CHARS = 32
 USER_EVENT = "user_uttered"
 BOT_EVENT = "bot_uttered"
 TYPING_EVENT = "bot_typing"
+
+
+REDIS_URL_ENV = "KEFU_REDIS_URL"
+REDIS_CHANNEL = "kefu-webchat"
+
+
+def client_manager(environ: Mapping[str, str] | None = None) -> AsyncRedisManager | None:
+    """The Redis manager that spreads emits over every instance when ``KEFU_REDIS_URL`` is
+    set; None (this process only) otherwise."""
+    environ = os.environ if environ is None else environ
+    url = (environ.get(REDIS_URL_ENV) or "").strip()
+    return AsyncRedisManager(url, channel=REDIS_CHANNEL) if url else None
 
 
 def parse_origins(value: str | Iterable[str] | None) -> list[str]:
@@ -234,6 +250,7 @@ class WebChatInput(InputChannel):
             # an empty list would switch the origin check off; no origins means same-origin only
             cors_allowed_origins=self.cors_allowed_origins or None,
             max_http_buffer_size=self.max_http_buffer_size,
+            client_manager=client_manager(),
         )
         self.sio = sio
         bp = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)

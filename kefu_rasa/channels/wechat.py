@@ -46,12 +46,9 @@ from sanic.response import HTTPResponse
 from kefu.wechat import (
     MAX_BODY_BYTES,
     TOKEN_ERRCODES,
-    AccessTokenCache,
     DecryptError,
-    Deduplicator,
     MalformedMessage,
     MessageTooLarge,
-    NonceCache,
     ReplayedRequest,
     SignatureError,
     StaleRequest,
@@ -63,6 +60,7 @@ from kefu.wechat import (
     text_reply,
     verify_request,
 )
+from kefu.wechat_state import wechat_state
 from kefu_rasa.channels.guard import guarded, pseudonym, scoped_output, system_message
 
 logger = logging.getLogger(__name__)
@@ -305,11 +303,11 @@ class WeChatInput(InputChannel):
             )
         self.max_body_bytes = max_bytes
 
-        self._nonces = NonceCache()
-        self._retries = Deduplicator()
-        self._tokens = (
-            AccessTokenCache(self._fetch_access_token) if self.app_id and self.app_secret else None
+        # in this process, or in Redis shared by every instance (KEFU_REDIS_URL)
+        state = wechat_state(
+            self.app_id, self._fetch_access_token if self.app_id and self.app_secret else None
         )
+        self._nonces, self._retries, self._tokens = state.nonces, state.retries, state.tokens
         self._tasks: set[asyncio.Task[Any]] = set()
         if self._tokens is None:
             logger.warning(
@@ -383,7 +381,7 @@ class WeChatInput(InputChannel):
             return _refuse(request, exc, _STATUS.get(type(exc), 400))
 
         who = pseudonym(message.from_user)
-        if not self._retries.first_time(message.dedup_key):
+        if not await self._retries.first_time(message.dedup_key):
             logger.info("wechat: retry of a message from %s; answered 'success'", who)
             return _success()
 
@@ -438,7 +436,7 @@ class WeChatInput(InputChannel):
             given = args.get("signature", "")
             verify_request(self.token, timestamp, nonce, given)
             body = await self._read_body(request)
-            self._nonces.check(timestamp, nonce, given, body=body)
+            await self._nonces.check(timestamp, nonce, given, body=body)
             message = parse_message(body, max_bytes=self.max_body_bytes)
             if not message.from_user:
                 raise MalformedMessage("an encrypted message, but encoding_aes_key is not set")
@@ -452,7 +450,7 @@ class WeChatInput(InputChannel):
             raise MalformedMessage("missing fields: Encrypt")
         given = args.get("msg_signature", "")
         verify_request(self.token, timestamp, nonce, given, extra=(envelope.encrypt,))
-        self._nonces.check(timestamp, nonce, given, body=body)
+        await self._nonces.check(timestamp, nonce, given, body=body)
         inner = self._crypto.decrypt(envelope.encrypt)
         message = parse_message(inner, max_bytes=self.max_body_bytes)
         if not message.from_user:
@@ -579,7 +577,7 @@ class WeChatInput(InputChannel):
                 return True
             if errcode in TOKEN_ERRCODES and attempt == 1:
                 logger.info("wechat: access token rejected (errcode %s); fetching anew", errcode)
-                self._tokens.invalidate(token)
+                await self._tokens.invalidate(token)
                 continue
             logger.warning("wechat: message to %s not sent: errcode %s", who, errcode)
             return False
