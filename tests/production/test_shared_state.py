@@ -117,7 +117,7 @@ async def test_a_message_sent_on_one_instance_reaches_a_customer_on_another(redi
     instance_a = WebChatInput(cors_allowed_origins=[SHOP])
     instance_b = WebChatInput(cors_allowed_origins=[SHOP], session_keys=instance_a.session_keys)
     async with (
-        serving(instance_a.blueprint(_echo), "/webhooks/webchat") as url_a,
+        serving(instance_a.blueprint(_echo), "/webhooks/webchat"),
         serving(instance_b.blueprint(_echo), "/webhooks/webchat") as url_b,
         Client() as customer,
     ):
