@@ -24,6 +24,7 @@ from actions.common import (
     shop_session,
 )
 from kefu.config import shop_config
+from kefu.metrics import HANDOFFS
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def hand_off(
         opening = _opening_text(handoff.next_opening(now), language)
         dispatcher.utter_message(response="utter_handoff_after_hours", opening=opening, **details)
     logger.info("hand-off: ticket %s (%s)", ticket.id, reason)
+    HANDOFFS.labels(reason).inc()
     events: list[dict[str, Any]] = [SlotSet(HANDOFF_SLOT, ticket.id)]
     if shop_config().handoff.pause_bot:
         events.append(ConversationPaused())

@@ -14,6 +14,7 @@ and ``--ssl-password`` are refused and read from the environment instead:
 
 With ``KEFU_PROFILE=production`` the shared services' URLs are split into the variables of
 ``endpoints.production.yml`` (:mod:`kefu.production`), which is the default ``--endpoints``.
+``/metrics`` (Prometheus) and ``/health`` are added (:mod:`kefu_rasa.metrics`).
 
 On top of Rasa's own checks the server refuses every request that changes something
 (POST, PUT, PATCH, DELETE outside the channels' ``/webhooks/`` and ``/socket.io``) unless it
@@ -161,9 +162,13 @@ def mask_tokens_in_access_log() -> None:
 
 def _configure_app_with_guard(original: Callable[..., Any]) -> Callable[..., Any]:
     def configure_app(*args: Any, **kwargs: Any) -> Any:
+        from kefu_rasa import metrics
+
         app = original(*args, **kwargs)
         token = kwargs.get("auth_token", args[2] if len(args) > 2 else None)
         install_api_guard(app, token)
+        metrics.add_routes(app)
+        metrics.instrument()
         mask_tokens_in_access_log()
         return app
 

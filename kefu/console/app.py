@@ -35,6 +35,7 @@ from kefu.console.tickets import (
 )
 from kefu.demo.site import ACCESS_LOG_FORMAT
 from kefu.knowledge.index import KnowledgeBase
+from kefu.metrics import add_aiohttp_routes, aiohttp_middleware
 from kefu.web import html_templates
 
 HERE = Path(__file__).resolve().parent.parent
@@ -65,7 +66,14 @@ def create_app(
         proxies = settings.trusted_proxies
     except ValueError as error:
         raise ConsoleConfigError(f"trusted proxies: {error}") from None
-    app = web.Application(middlewares=[security_headers, authenticate, pages_for_errors])
+    app = web.Application(
+        middlewares=[
+            aiohttp_middleware("console"),
+            security_headers,
+            authenticate,
+            pages_for_errors,
+        ]
+    )
     console = Console(
         factory=factory,
         settings=settings,
@@ -99,6 +107,7 @@ def create_app(
     app.router.add_post("/logout", logout, name="logout")
     app.router.add_static("/static/", STATIC, name="static")
     app.router.add_get("/favicon.ico", favicon)
+    add_aiohttp_routes(app, "console")  # /metrics, /health
     return app
 
 

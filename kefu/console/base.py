@@ -41,7 +41,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico")
+PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico", "/metrics", "/health")
 
 
 def utc_now() -> datetime:
