@@ -8,6 +8,9 @@ inside "mini"):
 * every Han / kana / Hangul character is a token; a run of letters is one token; a run of digits
   is one token ("iPhone17Pro" → iphone · 17 · pro), so a term never matches inside a longer
   Latin word or number ("mi" not in "mini" or "Xiaomi", "iPhone 1" not in "iPhone 17");
+* customers' spellings count: the pinyin of Chinese category and brand names ("xiaomi shouji")
+  and, for a word the catalog does not know, the one catalog word it is a typo of ("iphnoe",
+  "labtop"; :mod:`kefu.spelling`);
 * separators do not count: spaces, hyphens, underscores, middle dots, apostrophes and brackets
   ("iphone17", "iPhone 17" and "iPhone-17" are the same, "《三体》" is "三体");
 * full-width characters are folded first (``ＩＰＨＯＮＥ １７``); offsets stay the original's;
@@ -61,6 +64,7 @@ from sqlalchemy.orm import Session
 
 from kefu.catalog import names_of
 from kefu.models import Brand, Category, Product, ProductVariant
+from kefu.spelling import CatalogSpelling, pinyin_forms
 from kefu.text import clip, normalize_for_nlu
 
 ENTITIES = ("product_category", "brand", "product", "color", "size", "storage")
@@ -355,6 +359,7 @@ class CatalogMatcher:
             name = f"{label.entity}\x1f{label.value}\x1f{label.trim_right}\x1f{label.guarded}"
             self._labels[self._nlp.vocab.strings.add(name)] = label
             self._matcher.add(name, docs)
+        self._spelling = CatalogSpelling(self._words)
 
     @classmethod
     def from_session(cls, session: Session) -> CatalogMatcher:
@@ -372,6 +377,9 @@ class CatalogMatcher:
             for index, (value, names) in enumerate(entries):
                 for rank, name in enumerate(names):
                     yield _Label(entity, value), name, rank, index
+                if entity != "product":  # "shouji", "xiaomi": few names, worth the pinyin
+                    for name in {form for n in names for form in pinyin_forms(n)}:
+                        yield _Label(entity, value), name, len(names), index
         for index, (value, names) in enumerate(terms.colors):
             for rank, (name, trim, guarded) in enumerate(_color_forms(names)):
                 yield _Label("color", value, trim, guarded), name, rank, index
@@ -391,6 +399,7 @@ class CatalogMatcher:
             return []
         # words no pattern has become one placeholder: the vocabulary does not grow with traffic
         words = [folded[t.start : t.end].lower() for t in tokens]
+        words = self._spelling.correct_all(words, self._words)  # "iphnoe", "labtop"
         doc = Doc(self._nlp.vocab, words=[w if w in self._words else _UNKNOWN for w in words])
         found = [(self._labels[match_id], s, e) for match_id, s, e in self._matcher(doc)]
         starts = {s for _, s, _ in found}

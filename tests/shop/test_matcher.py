@@ -82,6 +82,43 @@ def test_traditional_chinese_finds_the_simplified_catalog_terms(matcher):
     ]
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("iphnoe 17 has stock?", [("product", "IP17", "iphnoe 17")]),
+        (
+            "any good huawie phone",
+            [("brand", "huawei", "huawie"), ("product_category", "phones", "phone")],
+        ),
+        (
+            "xiaomi shouji 推荐",
+            [("brand", "xiaomi", "xiaomi"), ("product_category", "phones", "shouji")],
+        ),
+        ("想要个 pingban diannao", [("product_category", "tablets", "pingban diannao")]),
+        ("pingbandiannao", [("product_category", "tablets", "pingbandiannao")]),
+    ],
+)
+def test_typos_and_pinyin_find_the_catalog_terms(matcher, text, expected):
+    assert found(matcher, text) == expected
+
+
+@pytest.mark.parametrize("text", ["please apply the coupon", "where is my parcel", "smartwatch"])
+def test_english_words_and_unrelated_words_are_not_corrected(matcher, text):
+    assert found(matcher, text) == []
+
+
+def test_a_word_equally_close_to_two_catalog_words_is_left_alone():
+    terms = CatalogTerms(
+        categories=[],
+        brands=[("b1", ["Garmon"]), ("b2", ["Garmun"])],
+        products=[],
+        colors=[],
+        sizes=[],
+        storages=[],
+    )
+    assert found(CatalogMatcher(terms), "garman watch") == []
+
+
 def test_the_longest_match_wins(matcher):
     assert found(matcher, "iPhone 17 Pro") == [("product", "IP17P", "iPhone 17 Pro")]
     assert found(matcher, "iphone17pro黑色") == [
