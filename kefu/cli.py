@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kefu import migrate
 from kefu.db import database_url, make_engine, make_session_factory, session_scope
+from kefu.review.commands import add_commands as add_review_commands
 
 
 def _session_factory():
@@ -443,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sqlite:///.kefu/trackers.db)",
     )
     report.set_defaults(func=cmd_report)
+    add_review_commands(commands, _session_factory)  # review … (kefu.review)
     return parser
 
 

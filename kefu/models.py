@@ -668,3 +668,50 @@ __all__ += [
     "HandoffTicketOpening",
     "UTCDateTime",
 ]
+
+
+# ---- review-and-retrain loop (kefu.review)
+
+REVIEW_STATUSES = ("pending", "annotated", "discarded", "exported")
+
+
+class ReviewItem(Base):
+    """A customer message the bot may have misunderstood (kefu.review), once per normalised
+    text (``key``): why it was queued, what the NLU made of it, and a person's annotation.
+    ``text`` is stored with personal data replaced by placeholders (kefu.review.masking)."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        _in("status", REVIEW_STATUSES),
+        Index("ix_review_items_status_last_seen", "status", "last_seen_at"),
+    )
+    id = Column(Integer, primary_key=True)
+    key = Column(String(64), nullable=False, unique=True)  # sha256 of the normalised text
+    text = Column(Text, nullable=False)
+    language = Column(String(8), nullable=False)
+    reasons = Column(JSON, nullable=False, default=list)
+    predicted_intent = Column(String(64))
+    confidence = Column(Float)
+    predicted_entities = Column(JSON, nullable=False, default=list)  # [{"entity", "value"}]
+    sentiment = Column(Float)
+    seen = Column(Integer, nullable=False, default=1)
+    first_seen_at = Column(UTCDateTime, nullable=False)
+    last_seen_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="pending")
+    intent = Column(String(64))  # the annotated intent
+    entities = Column(JSON, nullable=False, default=list)  # annotated [{"entity", "value"}]
+    annotated_by = Column(String(64))
+    annotated_at = Column(UTCDateTime)
+    exported_at = Column(UTCDateTime)
+    export_note = Column(Text)  # why the last export did not write it (a conflict)
+
+
+class ReviewCursor(Base):
+    """How far ``kefu review collect`` has read a tracker store (by the store's name)."""
+
+    __tablename__ = "review_cursors"
+    source = Column(String(200), primary_key=True)
+    collected_until = Column(Float, nullable=False)  # Unix time of the last event read
+
+
+__all__ += ["ReviewCursor", "ReviewItem"]
