@@ -18,6 +18,7 @@ the accounts, their delivery address reduced to the province and city.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from sqlalchemy import delete, select, update
@@ -30,8 +31,10 @@ from kefu.models import (
     Customer,
     CustomerEvent,
     HandoffTicket,
+    Invoice,
     Order,
     OrderRequest,
+    ReturnRequest,
     TicketMessage,
 )
 from kefu.order_tasks import PendingChange
@@ -210,8 +213,11 @@ def erase_customer(session: Session, customer_id: int, now: datetime) -> None:
     """Anonymise the customer, all or nothing: name → :data:`ERASED_NAME`, no phone, e-mail or
     saved addresses, newsletter off; their orders' delivery address keeps only the province
     and city; their hand-off tickets lose transcript, entities, summary and messages, their
-    ratings the comment (reasons, ratings and times stay for analytics).  Orders, payments and
-    refunds stay.  Erasing again changes nothing more (the first ``erased_at`` is kept)."""
+    ratings the comment (reasons, ratings and times stay for analytics); invoices lose title, tax
+    id and e-mail, cancellations and returns the words typed (the kind of return stays).
+    Orders, payments and refunds stay.  Erasing again changes nothing more (the first
+    ``erased_at`` is kept).  :func:`kefu.privacy.erasure.erase_customer_everywhere` also erases
+    the customer's conversations."""
     customer = lock_row(session, Customer, customer_id)
     with session.begin_nested():
         customer.name = ERASED_NAME
@@ -242,18 +248,36 @@ def erase_customer(session: Session, customer_id: int, now: datetime) -> None:
             .execution_options(synchronize_session=False)
         )
         session.expire(customer, ["addresses"])
+        orders = select(Order.id).where(Order.customer_id == customer.id)
+        session.execute(
+            update(Invoice)
+            .where(Invoice.order_id.in_(orders))
+            .values(title="", tax_id=None, email=None)
+            .execution_options(synchronize_session=False)
+        )
+        for request in session.scalars(
+            select(ReturnRequest).where(ReturnRequest.order_id.in_(orders))
+        ):
+            request.reason = request.reason.split(":", 1)[0]  # "defect: <what they wrote>"
         query = select(Order).where(Order.customer_id == customer.id).with_for_update()
         for order in session.scalars(query.execution_options(populate_existing=True)):
             address = order.shipping_address or {}
             order.shipping_address = {k: address[k] for k in KEPT_ADDRESS_FIELDS if k in address}
+            order.cancel_reason = None
         session.flush()
 
 
 def process_due_erasures(
-    session: Session, now: datetime, *, p: Policies | None = None
+    session: Session,
+    now: datetime,
+    *,
+    p: Policies | None = None,
+    erase: Callable[[Session, int, datetime], object] = erase_customer,
 ) -> list[int]:
     """Erase every customer not yet erased whose erasure request's due date has passed (shop
-    time); their ids, in order.  Running it again erases no one twice."""
+    time) with ``erase`` (``kefu privacy erase-due`` passes
+    :func:`kefu.privacy.erasure.erase_customer_everywhere`); their ids, in order.  Running it
+    again erases no one twice."""
     p = p or policies()
     query = (
         select(OrderRequest)
@@ -272,7 +296,7 @@ def process_due_erasures(
     erased = []
     for customer_id in sorted(due):
         if lock_row(session, Customer, customer_id).erased_at is None:  # not by another run
-            erase_customer(session, customer_id, now)
+            erase(session, customer_id, now)
             erased.append(customer_id)
     return erased
 

@@ -1,5 +1,5 @@
 """``kefu``: the merchant's command line (database, demo shop, catalog import/export, search,
-recommendation evaluation, customer tokens, due erasures of personal data)."""
+recommendation evaluation, customer tokens, privacy: erasure, export, retention, data keys)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kefu import migrate
 from kefu.db import database_url, make_engine, make_session_factory, session_scope
+from kefu.privacy.commands import add_commands as add_privacy_commands
 from kefu.review.commands import add_commands as add_review_commands
 
 
@@ -265,17 +266,6 @@ def cmd_identity_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_privacy_erase_due(args: argparse.Namespace) -> int:
-    from kefu.account import process_due_erasures
-    from kefu.clock import utc_now
-
-    factory = _session_factory()
-    with session_scope(factory) as session:
-        erased = process_due_erasures(session, utc_now())
-    print(f"erased the personal data of {len(erased)} customer(s) whose erasure was due")
-    return 0
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     from kefu.report import ReportError, run_report
 
@@ -419,13 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=_positive_int, default=3600, help="seconds (default 3600)")
     token.set_defaults(func=cmd_identity_token)
 
-    privacy = commands.add_parser(
-        "privacy", help="customers' personal data (policies.yml: account)"
-    ).add_subparsers(dest="action", required=True)
-    privacy.add_parser(
-        "erase-due",
-        help="erase the personal data of customers whose erasure request is due (run daily)",
-    ).set_defaults(func=cmd_privacy_erase_due)
+    add_privacy_commands(commands, _session_factory)  # privacy …, keys … (kefu.privacy)
+    add_review_commands(commands, _session_factory)  # review … (kefu.review)
 
     report = commands.add_parser(
         "report", help="customer-needs and satisfaction report (HTML and/or JSON)"
@@ -444,7 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
         "sqlite:///.kefu/trackers.db)",
     )
     report.set_defaults(func=cmd_report)
-    add_review_commands(commands, _session_factory)  # review … (kefu.review)
     return parser
 
 

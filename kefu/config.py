@@ -270,6 +270,13 @@ def _account_help(raw: object, path: Path) -> dict[str, AccountHelp]:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """How long conversations are kept (``kefu privacy retention`` deletes older ones)."""
+
+    retention_days: int = 180
+
+
+@dataclass(frozen=True)
 class ShopConfig:
     name: Bilingual
     default_language: str
@@ -283,6 +290,7 @@ class ShopConfig:
     channels: ChannelLimits = field(default_factory=ChannelLimits)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
     console: ConsoleSecurity = field(default_factory=ConsoleSecurity)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
 
 def _bilingual(data: object, where: str, path: Path) -> Bilingual:
@@ -486,6 +494,16 @@ def _console(raw: object, path: Path) -> ConsoleSecurity:
     )
 
 
+def _privacy(raw: object, path: Path) -> PrivacySettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'privacy' must be a mapping")
+    unknown = set(raw) - set(PrivacySettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting 'privacy.{sorted(unknown)[0]}'")
+    default = PrivacySettings.retention_days
+    return PrivacySettings(_positive(raw, "retention_days", default, "privacy", path))
+
+
 def load_shop_config(path: str | Path | None = None) -> ShopConfig:
     """Read and validate the shop configuration."""
     path = Path(path or os.environ.get("KEFU_SHOP_CONFIG") or DEFAULT_CONFIG_PATH)
@@ -526,6 +544,7 @@ def load_shop_config(path: str | Path | None = None) -> ShopConfig:
         channels=_channel_limits(raw.get("channels") or {}, path),
         handoff=_handoff(raw.get("handoff") or {}, path),
         console=_console(raw.get("console") or {}, path),
+        privacy=_privacy(raw.get("privacy") or {}, path),
         account_help=_account_help(raw.get("account_help") or {}, path),
         storefront=Storefront(
             product_url=str(storefront.get("product_url") or ""),

@@ -32,6 +32,8 @@ def database_url() -> str:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # erased personal data is overwritten in the file, not left in free pages (kefu.privacy)
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # bulk imports insert into several indexes at once; SQLite's 2 MB default cache thrashes

@@ -308,16 +308,8 @@ class ConversationVault:
                 EVENTS.c.sender_id == sender
             )
         ).one()
-        id_hash = self.cipher.blind_index(sender, ID_PURPOSE)
-        connection.execute(
-            insert(CONVERSATIONS).values(
-                id_hash=id_hash,
-                conversation=self.cipher.encrypt(sender, ID_CONTEXT),
-                key_id=self.cipher.active_key_id,
-                first_at=times[0] or 0.0,
-                last_at=times[1] or 0.0,
-            )
-        )
+        # a store written by an older server after sealing may hold both forms of one id
+        id_hash = self.register(connection, sender, times[1] or 0.0)
         self._rewrite_events(connection, sender, id_hash)
 
     def _reseal(self, connection: Connection, row) -> None:

@@ -63,3 +63,17 @@ def raw_bytes(url: str) -> bytes:
 def assert_absent(blob: bytes, values=SECRETS) -> None:
     for value in values:
         assert value.encode("utf-8") not in blob, f"{value!r} found in the raw data"
+
+
+from tests.shop.conftest import database_url, factory, mini_shop  # noqa: E402, F401 (fixtures)
+
+
+@pytest.fixture
+def tracker_for_shop(database_url, tmp_path):  # noqa: F811 (the imported fixture)
+    """A fresh tracker database on the shop database's backend."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path}/trackers.db"
+        return
+    url = _postgres_url()
+    yield url
+    _drop_postgres(url)
