@@ -50,7 +50,9 @@ from kefu.models import (
     Refund,
     ReturnRequest,
     Shipment,
+    ShipmentEvent,
 )
+from kefu.place_names import in_english
 from kefu.policies import (
     CANCELLED,
     SHIPPED,
@@ -448,12 +450,19 @@ def _shipment_view(p: Policies, shipment: Shipment, language: str) -> ShipmentVi
         events=[
             TrackingEvent(
                 at=_shop_time(p, e.at),
-                location=e.location,
-                description=Bilingual(e.description_zh, e.description_en).get(language),
+                location=in_english(e.location) if language == "en" else e.location,
+                description=_event_description(e, language),
             )
             for e in events
         ],
     )
+
+
+def _event_description(event: ShipmentEvent, language: str) -> str:
+    """The carrier's update in the reply language; in English, Chinese place names romanised."""
+    if language == "en":
+        return in_english(event.description_en or event.description_zh)
+    return event.description_zh or event.description_en
 
 
 def _payment_name(p: Policies, method: str) -> Bilingual:
