@@ -10,7 +10,7 @@ export KEFU_ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 # endpoints.yml names the action server secret; rasa test loads it (scripts/secret.sh keeps it)
 export KEFU_ACTION_SECRET ?= $(shell scripts/secret.sh action_secret)
 
-.PHONY: help setup train db run shell test lint format unit validate test-nlu test-stories gate bench demo-report lock clean
+.PHONY: help setup train db run run-cluster shell test lint format unit validate test-nlu test-stories gate bench demo-report lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ train: setup  ## train the model if data, config or plug-ins changed
 
 run: train  ## start the action server and the Rasa server (REST, socket.io, HTTP API)
 	@scripts/run.sh server
+
+run-cluster: train  ## 2 Rasa instances + 2 action servers behind HAProxy on PostgreSQL, Redis, RabbitMQ
+	@scripts/haproxy_deps.sh
+	@$(PY) -m scripts.cluster
 
 shell: train  ## chat with the assistant in the terminal
 	@scripts/run.sh shell
@@ -59,6 +63,7 @@ test-stories: train db  ## end-to-end test stories, failing on any prediction er
 
 test-model: train  ## tests that talk to the trained model and the running servers
 	@scripts/browser_deps.sh
+	@scripts/haproxy_deps.sh
 	$(PY) -m pytest -q -m model
 
 test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
