@@ -43,6 +43,7 @@ from kefu.privacy.keys import load_keyring
 CUSTOMER_TOKEN_KEY = "customer_token"  # never stored: the front end sends it with every message
 EVENT_CONTEXT = "tracker event"
 ID_CONTEXT = "conversation id"
+CUSTOMER_CONTEXT = "customer id"
 ID_PURPOSE = "conversation"
 CUSTOMER_PURPOSE = "customer"
 
@@ -72,6 +73,7 @@ CONVERSATION_CUSTOMERS = Table(
     metadata,
     Column("id_hash", String(64), primary_key=True),
     Column("customer_ref", String(64), primary_key=True, index=True),
+    Column("customer", Text, nullable=False),  # the customer id, encrypted (for rotation)
 )
 
 
@@ -164,19 +166,22 @@ class ConversationVault:
                 .values(last_at=max(row.last_at, at))
             )
         for customer_id in set(customer_ids):
-            self._link(
-                connection, id_hash, self.cipher.blind_index(str(customer_id), CUSTOMER_PURPOSE)
-            )
+            self._link(connection, id_hash, str(customer_id))
         return id_hash
 
-    def _link(self, connection: Connection, id_hash: str, customer_ref: str) -> None:
+    def _link(self, connection: Connection, id_hash: str, customer: str) -> None:
         links = CONVERSATION_CUSTOMERS.c
+        customer_ref = self.cipher.blind_index(customer, CUSTOMER_PURPOSE)
         exists = connection.scalar(
             select(func.count()).where(links.id_hash == id_hash, links.customer_ref == customer_ref)
         )
         if not exists:
             connection.execute(
-                insert(CONVERSATION_CUSTOMERS).values(id_hash=id_hash, customer_ref=customer_ref)
+                insert(CONVERSATION_CUSTOMERS).values(
+                    id_hash=id_hash,
+                    customer_ref=customer_ref,
+                    customer=self.cipher.encrypt(customer, CUSTOMER_CONTEXT),
+                )
             )
 
     def conversations(self, connection: Connection) -> list[StoredConversation]:
@@ -326,11 +331,10 @@ class ConversationVault:
         )
         self._rewrite_events(connection, row.id_hash, id_hash)
         links = CONVERSATION_CUSTOMERS.c
-        connection.execute(
-            update(CONVERSATION_CUSTOMERS)
-            .where(links.id_hash == row.id_hash)
-            .values(id_hash=id_hash)
-        )
+        old_links = select(links.customer).where(links.id_hash == row.id_hash)
+        for customer in connection.scalars(old_links).all():
+            self._link(connection, id_hash, self.cipher.decrypt(customer, CUSTOMER_CONTEXT))
+        connection.execute(delete(CONVERSATION_CUSTOMERS).where(links.id_hash == row.id_hash))
         connection.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.id_hash == row.id_hash))
 
     def _rewrite_events(self, connection: Connection, old_sender: str, id_hash: str) -> None:
