@@ -225,6 +225,7 @@ class WeChatMessage:
     event: str = ""
     event_key: str = ""
     encrypt: str = ""
+    recognition: str = ""  # a voice message's text, by WeChat's speech recognition (if enabled)
 
     @property
     def dedup_key(self) -> str:
@@ -297,6 +298,7 @@ def parse_message(body: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> WeChatMess
         msg_id=(_field(root, "MsgId") or "").strip(),
         event=event,
         event_key=(_field(root, "EventKey") or "").strip(),
+        recognition=(_field(root, "Recognition") or "").strip(),
         encrypt=encrypt,
     )
 

@@ -389,6 +389,8 @@ class WeChatInput(InputChannel):
             text = message.content.strip()
             if not text:
                 return _success()
+        elif message.msg_type == "voice" and message.recognition:
+            text = message.recognition  # what WeChat's speech recognition heard
         elif message.msg_type == "event":
             if message.event.lower() != "subscribe":
                 logger.debug("wechat: ignored a %s event from %s", message.event, who)

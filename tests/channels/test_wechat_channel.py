@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 import socket
 import time
 import uuid
@@ -76,6 +77,17 @@ def image_body(openid: str) -> bytes:
         f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
         "<PicUrl><![CDATA[http://mmbiz.example/pic.jpg]]></PicUrl>"
         "<MediaId><![CDATA[media_id]]></MediaId><MsgId>9988776655</MsgId></xml>"
+    ).encode()
+
+
+def voice_body(openid: str, recognition: str | None) -> bytes:
+    heard = "" if recognition is None else f"<Recognition><![CDATA[{recognition}]]></Recognition>"
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
+        f"<MediaId><![CDATA[media_id]]></MediaId><Format><![CDATA[amr]]></Format>{heard}"
+        f"<MsgId>{secrets.randbelow(10**12)}</MsgId></xml>"
     ).encode()
 
 
@@ -410,6 +422,24 @@ async def test_image_message_gets_a_polite_text_only_reply(serve):
     assert reply["Content"] == TEXT_ONLY_REPLY
     assert "文字" in reply["Content"] and "text" in reply["Content"]
     assert reply["ToUserName"] == openid
+    assert served.bot.messages == []
+
+
+async def test_voice_message_is_understood_through_wechat_speech_recognition(serve):
+    served = await serve()
+    openid = new_openid()
+    status, text = await served.post(voice_body(openid, "我的快递到哪里了"))
+    assert status == 200
+    assert reply_fields(text)["Content"] == "收到：我的快递到哪里了"
+    assert served.bot.texts == ["我的快递到哪里了"]
+
+
+@pytest.mark.parametrize("recognition", [None, "", "   "])
+async def test_voice_message_nobody_could_hear_gets_a_polite_text_only_reply(serve, recognition):
+    served = await serve()
+    status, text = await served.post(voice_body(new_openid(), recognition))
+    assert status == 200
+    assert reply_fields(text)["Content"] == TEXT_ONLY_REPLY
     assert served.bot.messages == []
 
 
