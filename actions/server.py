@@ -21,6 +21,7 @@ from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 
+from kefu import logs
 from kefu.metrics import (
     ACTION_ERRORS,
     ACTION_SECONDS,
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()  # JSON lines with KEFU_LOG_FORMAT=json
     secret = os.environ.get(SECRET_ENV, "")
     try:
         app = create_app(secret)

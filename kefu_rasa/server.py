@@ -162,6 +162,7 @@ def mask_tokens_in_access_log() -> None:
 
 def _configure_app_with_guard(original: Callable[..., Any]) -> Callable[..., Any]:
     def configure_app(*args: Any, **kwargs: Any) -> Any:
+        from kefu import logs
         from kefu_rasa import metrics
 
         app = original(*args, **kwargs)
@@ -169,6 +170,7 @@ def _configure_app_with_guard(original: Callable[..., Any]) -> Callable[..., Any
         install_api_guard(app, token)
         metrics.add_routes(app)
         metrics.instrument()
+        logs.configure()  # after Rasa set up its handlers: JSON lines with KEFU_LOG_FORMAT=json
         mask_tokens_in_access_log()
         return app
 

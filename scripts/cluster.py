@@ -52,6 +52,7 @@ CLUSTER_SETTINGS = {
     "TICKET_LOCK_LIFETIME": "30",  # s: a conversation lock held by a dead instance lapses
     "SANIC_REQUEST_MAX_SIZE": "1048576",
     "RASA_TELEMETRY_ENABLED": "false",
+    "KEFU_LOG_FORMAT": "json",  # one JSON object per line, personal data masked (kefu/logs.py)
 }
 # Every variable the Rasa instances and action servers get from the cluster; the deployment
 # files set the same ones (tests/unit/test_deploy.py).

@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.orm import sessionmaker
 
+from kefu import logs
 from kefu.config import shop_config
 from kefu.console.assist import KNOWLEDGE, assist_json, warm_up
 from kefu.console.base import (
@@ -22,6 +23,7 @@ from kefu.console.base import (
 )
 from kefu.console.login import IN_FLIGHT, login, login_form, logout
 from kefu.console.rasa import RasaClient
+from kefu.console.review import add_review_routes
 from kefu.console.settings import AGENTS_ENV, MIN_SECRET_BYTES, SECRET_ENV, ConsoleConfigError
 from kefu.console.settings import ConsoleSettings as ConsoleSettings
 from kefu.console.tickets import (
@@ -102,6 +104,7 @@ def create_app(
     app.router.add_post(ticket + "/claim", claim_ticket, name="claim")
     app.router.add_post(ticket + "/reply", reply, name="reply")
     app.router.add_post(ticket + "/close", close_ticket, name="close")
+    add_review_routes(app)  # /review: the review-and-retrain queue (kefu.review)
     app.router.add_get("/login", login_form, name="login")
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout, name="logout")
@@ -118,6 +121,7 @@ def serve(
     app = create_app(factory, settings)
     warm_up(app[KNOWLEDGE])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure()  # JSON lines with KEFU_LOG_FORMAT=json
     proxies = len(settings.security.trusted_proxies)
     print(
         f"agent console on http://{host}:{port}/ for {len(settings.agents)} agent(s), "
