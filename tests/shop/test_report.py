@@ -392,6 +392,8 @@ def test_report_end_to_end(report_env, capsys):
         "satisfaction": "≈ 3.12",
     }
     assert 'id="estimate-rating">≈ 2.6<' in page and "估计 ESTIMATE" in page
+    assert 'id="satisfaction-average">3.12<' in page and 'id="satisfaction-lowest"' in page
+    assert 'class="gap-topic"' in page and "语义（多语言句向量）" in page
     assert "猫 · 粮" in page and "你们卖猫粮吗 我电话138****6093" in page
     assert "笔记本电脑 Laptops" in page and "5000+" in page
     images = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', page)
