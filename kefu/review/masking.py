@@ -46,8 +46,10 @@ _MASKED_DIGITS = re.compile(r"\*{4}")
 _LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[\d\s-]{0,30}\d)?(?!\d)")
 MIN_NUMBER_DIGITS = 7
 
-_DIVISION = "区县市省镇乡旗州"
-_NAME = rf"(?:(?![{_DIVISION}])[\u4e00-\u9fff]){{1,6}}?"
+# a road or estate name: Chinese characters, but not across a division ("朝阳区") nor words
+# that lead up to an address ("寄到", "住在", "地址是")
+_NOT_IN_NAME = "区县市省镇乡旗州到在是为寄送住改我的址"
+_NAME = rf"(?:(?![{_NOT_IN_NAME}])[\u4e00-\u9fff]){{1,6}}?"
 _UNIT = r"(?:\s*[\dA-Za-z-]+\s*(?:号楼|栋|幢|座|单元|室|楼|层|号))*(?:\s*\d{1,5}(?!\d))?"
 _ADDRESS = re.compile(
     # 建国路88号3栋502室, 幸福里小区5栋2单元301
