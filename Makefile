@@ -10,7 +10,7 @@ export KEFU_ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 # endpoints.yml names the action server secret; rasa test loads it (scripts/secret.sh keeps it)
 export KEFU_ACTION_SECRET ?= $(shell scripts/secret.sh action_secret)
 
-.PHONY: help setup train db run run-cluster shell test lint format unit validate test-nlu test-stories gate bench demo-report lock clean
+.PHONY: help setup train db run run-cluster shell test lint format unit validate test-nlu test-stories gate bench demo-report lock clean reset-demo
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -80,5 +80,12 @@ demo-report: train  ## send the demo customers' conversations through the bot, t
 lock: setup  ## re-resolve requirements.in into requirements.lock
 	scripts/lock.sh
 
-clean:  ## remove models, results and local state (not .venv)
-	rm -rf models/*.tar.gz models/*.fingerprint results .kefu
+clean:  ## remove models, results and logs; never databases, keys, secrets or backups
+	rm -rf models/*.tar.gz models/*.fingerprint results
+	rm -f .kefu/*.log .kefu/*.out
+
+reset-demo:  ## delete the local demo databases (refused in production or with KEFU_DB_URL)
+	@if [ "$${KEFU_PROFILE:-}" = production ] || [ -n "$${KEFU_DB_URL:-}" ]; then \
+	  echo "reset-demo: refused: this is not the local demo (KEFU_PROFILE / KEFU_DB_URL)" >&2; \
+	  exit 1; fi
+	rm -f .kefu/shop.db .kefu/shop.db-* .kefu/trackers.db .kefu/trackers.db-*

@@ -101,6 +101,11 @@ if [ -n "${KEFU_AGENTS:-}" ] && [ -n "${KEFU_AGENT_SECRET:-}" ]; then
   wait_for "http://127.0.0.1:$AGENT_PORT/login" 60 "agent console" "${pids[-1]}"
 fi
 
+# Privacy: conversations older than shop.yml's privacy.retention_days and customers whose
+# erasure is due are erased now and every 24 hours (kefu privacy daily).
+.venv/bin/kefu privacy daily > "$STATE_DIR/privacy.log" 2>&1 &
+pids+=($!)
+
 REST_NOTE=""
 if [ -n "${KEFU_REST_TOKEN:-}" ]; then REST_NOTE="  (Authorization: Bearer \$KEFU_REST_TOKEN)"; fi
 cat <<INFO
@@ -112,7 +117,7 @@ kefu is running (Ctrl-C stops it):
   web chat          <script src="http://127.0.0.1:$RASA_PORT/webhooks/webchat/widget.js" defer></script>
   HTTP API          http://127.0.0.1:$RASA_PORT/  token: in $TOKEN_SOURCE
   action server     http://127.0.0.1:$ACTIONS_PORT/webhook
-  logs              $STATE_DIR/rasa.log, $STATE_DIR/actions.log
+  logs              $STATE_DIR/rasa.log, $STATE_DIR/actions.log, $STATE_DIR/privacy.log
 INFO
 if [ -n "${KEFU_AGENTS:-}" ] && [ -n "${KEFU_AGENT_SECRET:-}" ]; then
   echo "  agent console     http://127.0.0.1:$AGENT_PORT/   (log: $STATE_DIR/agent.log)"

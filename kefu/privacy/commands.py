@@ -1,6 +1,7 @@
-"""The privacy commands of ``kefu``: ``privacy erase | export | retention | erase-due`` and
-``keys new | add | rotate``.  Conversation store from ``--tracker-db``, else
-``KEFU_TRACKER_DB_URL``, else ``.kefu/trackers.db``; messages never show personal data."""
+"""The privacy commands of ``kefu``: ``privacy erase | export | retention | erase-due``,
+``keys new | add | rotate``, ``backup`` and ``restore``.  The conversation store is
+``--tracker-db``, else ``KEFU_TRACKER_DB_URL``, else ``.kefu/trackers.db``; messages never show
+personal data."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from kefu.db import session_scope
@@ -25,6 +27,7 @@ from kefu.privacy.keys import (
 from kefu.privacy.store import StoreMissing, open_vault
 
 ROTATE_BATCH = 500
+BACKUP_FOLDER = Path(".kefu") / "backups"
 FAILURES = (KeyConfigError, DecryptionError, StoreMissing, ValueError)
 
 
@@ -115,6 +118,18 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_daily(args: argparse.Namespace) -> int:
+    """Retention and due erasures now, then every ``--every-hours`` until stopped."""
+    import time
+
+    while True:
+        failed = cmd_retention(args) | cmd_erase_due(args)
+        sys.stdout.flush()
+        if args.once:
+            return failed
+        time.sleep(args.every_hours * 3600)
+
+
 def cmd_keys_new(args: argparse.Namespace) -> int:
     print(encode_key(new_key()))
     return 0
@@ -165,6 +180,50 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_targets(args: argparse.Namespace) -> list:
+    """The shop database and the conversation store (once when they are the same database;
+    a SQLite conversation store that does not exist holds nothing)."""
+    from kefu.db import database_url
+    from kefu.privacy.backup import Target
+    from kefu.report.sources import tracker_db_url
+
+    shop = Target("shop", database_url())
+    store = Target("conversations", tracker_db_url(args.tracker_db))
+    if store.url == shop.url or (store.is_sqlite and not store.path.is_file()):
+        return [shop]
+    return [shop, store]
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from kefu.privacy.backup import BackupError, make_backup
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or BACKUP_FOLDER / f"kefu-{stamp}.backup"
+    try:
+        manifest = make_backup(_backup_targets(args), out, load_keyring())
+    except (*FAILURES, BackupError, OSError) as error:
+        return _fail(error)
+    names = ", ".join(manifest["databases"])
+    print(f"backed up {names} to {out} (encrypted with key {manifest['key_id']})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from kefu.privacy.backup import BackupError, restore_backup
+
+    if not args.yes:
+        return _fail(ValueError("restoring replaces the current databases; add --yes to go ahead"))
+    try:
+        manifest = restore_backup(args.file, _backup_targets(args), load_keyring())
+    except (*FAILURES, BackupError, OSError) as error:
+        return _fail(error)
+    names = ", ".join(manifest["databases"])
+    print(f"restored {names} from the backup of {manifest['created_at']}")
+    return 0
+
+
 def _tracker_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracker-db",
@@ -180,9 +239,7 @@ def _positive(value: str) -> int:
 
 
 def add_commands(commands: Any, session_factory: Callable[[], Any]) -> None:
-    """Add ``privacy`` and ``keys`` to the ``kefu`` command's subcommands."""
-    from pathlib import Path
-
+    """Add ``privacy``, ``keys``, ``backup`` and ``restore`` to the ``kefu`` command."""
     privacy = commands.add_parser(
         "privacy", help="personal data: erasure, access, retention (see README, Privacy)"
     ).add_subparsers(dest="action", required=True)
@@ -210,7 +267,13 @@ def add_commands(commands: Any, session_factory: Callable[[], Any]) -> None:
     )
     retention.add_argument("--days", type=_positive, help="override shop.yml's period")
     retention.set_defaults(func=cmd_retention)
-    for parser in (due, erase, export, retention):
+    daily = privacy.add_parser(
+        "daily", help="retention and due erasures now and every 24 hours (make run starts it)"
+    )
+    daily.add_argument("--every-hours", type=_positive, default=24)
+    daily.add_argument("--once", action="store_true", help="run once and stop")
+    daily.set_defaults(func=cmd_daily, days=None)
+    for parser in (due, erase, export, retention, daily):
         _tracker_db(parser)
         parser.set_defaults(session_factory=session_factory)
 
@@ -230,3 +293,17 @@ def add_commands(commands: Any, session_factory: Callable[[], Any]) -> None:
     )
     _tracker_db(rotate)
     rotate.set_defaults(func=cmd_keys_rotate)
+
+    backup = commands.add_parser(
+        "backup", help="encrypted backup of the shop database and the conversation store"
+    )
+    backup.add_argument(
+        "--out", type=Path, help=f"file (default: {BACKUP_FOLDER}/kefu-<UTC>.backup)"
+    )
+    _tracker_db(backup)
+    backup.set_defaults(func=cmd_backup)
+    restore = commands.add_parser("restore", help="put the databases of a backup back")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--yes", action="store_true", help="replace the current databases")
+    _tracker_db(restore)
+    restore.set_defaults(func=cmd_restore)

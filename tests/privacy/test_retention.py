@@ -66,3 +66,11 @@ def test_a_bad_retention_period_is_a_configuration_error(tmp_path, value):
 
 def test_the_shop_keeps_conversations_180_days_by_default():
     assert load_shop_config().privacy.retention_days == 180
+
+
+def test_the_daily_job_runs_retention_and_due_erasures(old_people, tracker_for_shop, capsys):
+    command = ["privacy", "daily", "--once", "--tracker-db", tracker_for_shop]
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert "retention (180 days): 2 conversation(s) deleted" in out
+    assert "erased the personal data of 0 customer(s) whose erasure was due" in out
