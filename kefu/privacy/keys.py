@@ -165,5 +165,17 @@ def load_keyring(environ: Mapping[str, str] | None = None) -> KeyRing:
             f"production needs a data key: set {KEY_ENV} (base64 of 32 random bytes) or put "
             f"the key file at {path} ({KEY_FILE_ENV}); personal data is never stored in clear"
         )
-    write_key_file(path, (new_key(),))
+    _create_key_file(path)
     return read_key_file(path)
+
+
+def _create_key_file(path: Path) -> None:
+    """A new key file at ``path`` unless another process made one first (theirs is kept)."""
+    draft = path.with_name(f"{path.name}.{os.getpid()}.new")
+    write_key_file(draft, (new_key(),))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
