@@ -11,7 +11,15 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from kefu.metrics import FALLBACKS, TURN_SECONDS, TURNS, Timer, add_sanic_routes
+from kefu.metrics import (
+    FALLBACKS,
+    HEALTH_PATH,
+    TURN_SECONDS,
+    TURNS,
+    Timer,
+    add_sanic_routes,
+    health,
+)
 
 FALLBACK_INTENT = "nlu_fallback"
 LANGUAGES = frozenset({"zh", "en", "other"})
@@ -60,5 +68,16 @@ def instrument() -> None:
 
 
 def add_routes(app: Any) -> None:
-    """``/metrics`` and ``/health`` on the Rasa server."""
-    add_sanic_routes(app, "rasa")
+    """``/metrics`` and ``/health`` on the Rasa server; healthy only with a model loaded (a
+    Rasa server starts without one, and could only say it has no model)."""
+    from sanic import response
+
+    add_sanic_routes(app, "rasa", health_route=False)
+
+    async def healthy(request: Any) -> Any:
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or not agent.is_ready():
+            return response.json({**health("rasa"), "status": "no model"}, status=503)
+        return response.json(health("rasa"))
+
+    app.add_route(healthy, HEALTH_PATH, methods=["GET"], name="kefu_health")

@@ -20,6 +20,7 @@ import requests
 from kefu.db import make_engine, make_session_factory, session_scope
 from scripts.cluster import DEFAULT_BROKER_URL, ORIGINS, Cluster, running_cluster
 from tests.channels.socketio_client import Client
+from tests.conftest import CHANNEL_SECRETS
 from tests.demo_orders import forget_failures, order_of_nth_customer
 from tests.integration.test_orders import phone_last4, private_facts, texts_of, wrong_last4
 
@@ -35,8 +36,13 @@ WORKERS = 5  # customers talking at the same time
 def cluster():
     queue = f"kefu_test_{uuid.uuid4().hex[:8]}"
     try:
-        with running_cluster(broker_queue=queue) as running:
-            yield running
+        # the cluster runs the web chat and REST only: not the messaging channels that the
+        # integration tests' fake platforms served earlier in this session
+        with pytest.MonkeyPatch.context() as patch:
+            for name in CHANNEL_SECRETS:
+                patch.delenv(name, raising=False)
+            with running_cluster(broker_queue=queue) as running:
+                yield running
     except RuntimeError as error:
         pytest.fail(str(error))
     finally:

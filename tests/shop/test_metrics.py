@@ -144,12 +144,16 @@ def test_rasa_is_instrumented_once():
     assert MessageProcessor.handle_message is wrapped and hasattr(wrapped, "__wrapped__")
 
 
-async def test_rasa_serves_metrics_and_health():
+async def test_rasa_serves_metrics_and_is_healthy_only_with_a_model():
     app = Sanic(f"kefu_metrics_{next(_names)}", configure_logging=False)
     rasa_metrics.add_routes(app)
+    app.ctx.agent = None
     async with running(app) as url, aiohttp.ClientSession() as http:
         async with http.get(f"{url}/metrics") as answer:
             assert answer.status == 200 and "kefu_turns_total" in await answer.text()
+        async with http.get(f"{url}/health") as answer:
+            assert answer.status == 503  # no model: the balancer sends nothing here
+        app.ctx.agent = SimpleNamespace(is_ready=lambda: True)
         async with http.get(f"{url}/health") as answer:
             assert await answer.json() == {"status": "ok", "service": "rasa"}
 
