@@ -68,11 +68,13 @@ test-model: train  ## tests that talk to the trained model and the running serve
 
 test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
 
-bench: train  ## latency, throughput, memory, training time; catalog import and search at 100k; recommender
+bench: train  ## latency, throughput, memory, training time; search at 100k; recommender; 1 vs 2 instances
 	$(PY) -m benchmarks.bench
 	$(PY) -m benchmarks.search_bench
 	$(PY) -m benchmarks.recommend
 	$(PY) -m benchmarks.adversarial
+	@scripts/haproxy_deps.sh
+	$(PY) -m benchmarks.cluster
 
 demo-report: train  ## send the demo customers' conversations through the bot, then `kefu report`
 	$(PY) -m scripts.demo_report --out results/report.html
