@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, validate_port
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import SingletonThreadPool
@@ -60,6 +60,7 @@ def tracker_url(
     if host and "://" in host:
         return host
     if dialect and dialect != "sqlite":
+        settings["port"] = validate_port(settings.get("port"))  # "5432" from the environment
         return SQLTrackerStore.get_db_url(dialect, host, db=db, **settings)
     env = os.environ if environ is None else environ
     return env.get(TRACKER_URL_ENV) or f"sqlite:///{db}"

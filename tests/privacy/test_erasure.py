@@ -122,3 +122,15 @@ def test_an_unknown_customer_or_store_is_a_clear_error(people, tracker_for_shop,
     missing = f"sqlite:///{tmp_path}/nowhere.db"
     assert main(["privacy", "erase", "--conversation", "x", "--tracker-db", missing]) == 1
     assert "there is no conversation store" in capsys.readouterr().err
+
+
+def test_a_due_account_erasure_also_erases_the_conversations(people, mini_shop, tracker_for_shop):
+    from datetime import datetime
+
+    from kefu.account import request_erasure
+
+    with session_scope(mini_shop) as session:
+        request_erasure(session, people.customer, "conv/erase", datetime(2020, 1, 1))
+    assert main(["privacy", "erase-due", "--tracker-db", tracker_for_shop]) == 0
+    assert stored_conversations(tracker_for_shop) == {people.other_conversation}
+    assert_absent(raw_bytes(tracker_for_shop), [CUSTOMER_PHONE, CUSTOMER_ADDRESS])

@@ -11,6 +11,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, insert
+from sqlalchemy.engine import make_url
 
 from kefu.identity import issue_token
 from kefu.privacy.conversations import EVENTS, metadata
@@ -152,3 +153,24 @@ def test_the_database_url_comes_from_endpoints_then_the_environment():
     assert tracker_url("x.db", environ={}) == "sqlite:///x.db"
     url = tracker_url("conv", "pg", "postgresql", port=6543, username="kefu", password="pw")
     assert (url.host, url.port, url.database, url.username) == ("pg", 6543, "conv", "kefu")
+
+
+def test_the_production_endpoints_settings_open_the_encrypted_store(data_key, tracker_db):
+    """endpoints.production.yml's tracker_store settings (strings from the environment), with
+    the type switched to this store."""
+    if not tracker_db.startswith("postgresql"):
+        pytest.skip("the production profile keeps conversations in PostgreSQL")
+    url = make_url(tracker_db)
+    tracker_store = EncryptedTrackerStore(
+        domain=DOMAIN,
+        dialect="postgresql",
+        host=url.host,
+        port=str(url.port),
+        db=url.database,
+        username=url.username,
+        password="",
+    )
+    asyncio.run(tracker_store.save(conversation()))
+    assert asyncio.run(tracker_store.keys()) == [CONVERSATION]
+    tracker_store.engine.dispose()
+    assert_absent(raw_bytes(tracker_db))
