@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import reply_language
-from kefu.knowledge import answer_with_llm
+from kefu.knowledge import KnowledgeAnswer, answer_with_llm
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,30 @@ PERSON_BUTTON = {"zh": "转人工客服", "en": "Talk to a person"}
 PERSON_PAYLOAD = "/contact_human_agent"
 
 
+async def knowledge_answer(text: str, language: str) -> KnowledgeAnswer | None:
+    """The shop's answer to ``text`` (possibly an honest decline), or None when there is none
+    within :func:`time_budget` or the knowledge cannot be read (logged)."""
+    try:
+        return await asyncio.wait_for(answer_with_llm(text, language), time_budget())
+    except asyncio.TimeoutError:
+        # the first question after a start builds the index (seconds; it goes on in the
+        # background and answers the next question), or the LLM is slow
+        logger.warning("No answer from the shop's knowledge within %.1f s", time_budget())
+    except Exception:  # the knowledge cannot be read: say so as before, never crash
+        logger.exception("No answer from the shop's knowledge")
+    return None
+
+
+def say_knowledge_answer(dispatcher: CollectingDispatcher, result: KnowledgeAnswer) -> None:
+    """The answer, with a button to a person where the answer offers one."""
+    buttons = (
+        [{"title": PERSON_BUTTON[result.language], "payload": PERSON_PAYLOAD}]
+        if result.offer_person
+        else []
+    )
+    dispatcher.utter_message(text=result.text, buttons=buttons)
+
+
 class ActionAnswerFromKnowledge(Action):
     """Answer the customer's latest message from the shop's facts, or decline honestly."""
 
@@ -46,22 +70,9 @@ class ActionAnswerFromKnowledge(Action):
         if not text.strip() or text.lstrip().startswith("/"):
             dispatcher.utter_message(response="utter_ask_rephrase")  # a bare intent payload
             return []
-        try:
-            result = await asyncio.wait_for(answer_with_llm(text, language), time_budget())
-        except asyncio.TimeoutError:
-            # the first question after a start builds the index (seconds; it goes on in the
-            # background and answers the next question), or the LLM is slow
-            logger.warning("No answer from the shop's knowledge within %.1f s", time_budget())
+        result = await knowledge_answer(text, language)
+        if result is None:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
-        except Exception:  # the knowledge cannot be read: say so as before, never crash
-            logger.exception("No answer from the shop's knowledge")
-            dispatcher.utter_message(response="utter_ask_rephrase")
-            return []
-        buttons = (
-            [{"title": PERSON_BUTTON[result.language], "payload": PERSON_PAYLOAD}]
-            if result.offer_person
-            else []
-        )
-        dispatcher.utter_message(text=result.text, buttons=buttons)
+        say_knowledge_answer(dispatcher, result)
         return []

@@ -35,6 +35,7 @@ from kefu.customer_input import (
     parse_invoice_title,
     parse_return_reason,
 )
+from kefu.general_question import ANSWERED_QUESTION
 from kefu.identity import (
     VerificationStatus,
     accessible_order,
@@ -86,6 +87,8 @@ class ValidateOrderForm(FormValidationAction):
     ) -> list[str]:
         """Nothing once locked; the phone only for an order not yet proven; then the details
         the task needs (a return's item only when the order has several)."""
+        if tracker.get_slot("order_task") == ANSWERED_QUESTION:
+            return []  # a general question, answered without an order
         state = verification_state(tracker)
         if state.is_locked(time.time()):
             return []

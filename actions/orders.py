@@ -20,13 +20,17 @@ from actions.common import (
     verification_state,
 )
 from actions.confirmation import confirmation_context, intents_since, pending_events
+from actions.knowledge import knowledge_answer, say_knowledge_answer
 from kefu.change_request import asks_for_change
 from kefu.clock import to_db, utc_now
 from kefu.config import shop_config
 from kefu.confirmation import answer_confirmation, ask_to_confirm
 from kefu.customer_input import parse_return_reason
+from kefu.general_question import ANSWERED_QUESTION, POLICY_TOPICS, is_general_question
 from kefu.identity import accessible_order
+from kefu.knowledge.answer import ANSWER
 from kefu.order_tasks import ORDER_TASKS, PendingChange, run_order_task
+from kefu.policies import answer, policies
 
 # a new task asks for them again; "phone_last4" too, or the form would check the digits given
 # for an earlier order against this one (proven orders stay proven in the verification state)
@@ -40,6 +44,8 @@ class ActionStartOrderTask(Action):
     asks_for_change`); a question about an order that the classifier read as a change shows
     the order instead.  A return's reason said in the same message is kept ("屏幕坏了，要退货"
     is a defect).  A bare order number (a correction: "不对，是另一个订单 …") keeps the task.
+    A general question about the rules ("企业能开增值税发票吗", :mod:`kefu.general_question`)
+    is answered from the shop's facts, and the order form then asks for nothing.
     """
 
     def name(self) -> str:
@@ -51,6 +57,16 @@ class ActionStartOrderTask(Action):
         intent = latest_intent(tracker)
         task = intent if intent in ORDER_TASKS else tracker.get_slot("order_task")
         text = tracker.latest_message.get("text") or ""
+        if intent in ORDER_TASKS and is_general_question(text):
+            # "企业能开增值税发票吗": the shop's rules answer it, no order needed
+            language = reply_language(tracker)
+            if intent in POLICY_TOPICS:
+                dispatcher.utter_message(text=answer(policies(), POLICY_TOPICS[intent], language))
+                return [SlotSet("order_task", ANSWERED_QUESTION)]
+            result = await knowledge_answer(text, language)
+            if result is not None and result.kind == ANSWER:
+                say_knowledge_answer(dispatcher, result)
+                return [SlotSet("order_task", ANSWERED_QUESTION)]
         if intent in ORDER_TASKS and not asks_for_change(intent, text):
             task = "track_order"
         events = [SlotSet("order_task", task or "track_order")]
@@ -70,6 +86,8 @@ class ActionOrderTask(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        if tracker.get_slot("order_task") == ANSWERED_QUESTION:
+            return [SlotSet("order_task", None)]  # answered when the task started
         language = reply_language(tracker)
         state = verification_state(tracker)
         if state.is_locked(time.time()):
