@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from rasa.core.tracker_store import InMemoryTrackerStore, TrackerStore, create_tracker_store
@@ -23,6 +24,7 @@ from rasa.utils.endpoints import EndpointConfig
 from kefu.review.settings import ReviewSettings
 from kefu.review.turns import Turn, review_turns
 
+T = TypeVar("T")
 _UNSET = re.compile(r"\$\{[^}]*\}")
 
 
@@ -79,11 +81,22 @@ async def _conversations(store: TrackerStore) -> list[list[dict[str, Any]]]:
     return found
 
 
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, on a worker thread when this thread already runs an event loop (a
+    caller inside an application or a test with one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def conversations(config: dict[str, Any], domain: Domain) -> list[list[dict[str, Any]]]:
     """Every stored conversation's events (all its sessions), as dictionaries."""
     store = open_store(config, domain)
     try:
-        return asyncio.run(_conversations(store))
+        return run_coroutine(_conversations(store))
     finally:
         engine = getattr(getattr(store, "_tracker_store", store), "engine", None)
         if engine is not None:
