@@ -73,6 +73,7 @@ bench: train  ## latency, throughput, memory, training time; search at 100k; rec
 	$(PY) -m benchmarks.search_bench
 	$(PY) -m benchmarks.recommend
 	$(PY) -m benchmarks.adversarial
+	$(PY) -m benchmarks.privacy_bench
 	@scripts/haproxy_deps.sh
 	$(PY) -m benchmarks.cluster
 

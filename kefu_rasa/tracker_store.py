@@ -148,7 +148,9 @@ class EncryptedTrackerStore(SQLTrackerStore):
             dictionaries = [event.as_dict() for event in new]
             customers = {c for data in dictionaries if (c := customer_of(data))}
             last = max((d.get("timestamp") or 0.0 for d in dictionaries), default=0.0)
-            id_hash = self.vault.register(connection, tracker.sender_id, last, customers)
+            id_hash = self.vault.register(
+                connection, tracker.sender_id, last, customers, known_hash=id_hash
+            )
             for event, data in zip(new, dictionaries, strict=True):
                 intent = (data.get("parse_data") or {}).get("intent") or {}
                 session.add(

@@ -143,11 +143,13 @@ class ConversationVault:
         conversation_id: str,
         at: float,
         customer_ids: Iterable[int] = (),
+        known_hash: str | None = None,
     ) -> str:
-        """The key for the conversation's events (new conversations get one), its last time
-        set to ``at`` and the logged-in ``customer_ids`` linked to it."""
-        row = self._find(connection, conversation_id)
-        if row is None:
+        """The key for the conversation's events (new conversations get one; ``known_hash``
+        when the caller has just looked it up), its last time set to ``at`` and the logged-in
+        ``customer_ids`` linked to it."""
+        id_hash = known_hash or self.id_hash(connection, conversation_id)
+        if id_hash is None:
             id_hash = self.cipher.blind_index(conversation_id, ID_PURPOSE)
             connection.execute(
                 insert(CONVERSATIONS).values(
@@ -159,11 +161,11 @@ class ConversationVault:
                 )
             )
         else:
-            id_hash = row.id_hash
+            last = CONVERSATIONS.c.last_at
             connection.execute(
                 update(CONVERSATIONS)
-                .where(CONVERSATIONS.c.id_hash == id_hash)
-                .values(last_at=max(row.last_at, at))
+                .where(CONVERSATIONS.c.id_hash == id_hash, last < at)
+                .values(last_at=at)
             )
         for customer_id in set(customer_ids):
             self._link(connection, id_hash, str(customer_id))
