@@ -5,8 +5,9 @@ console's live conversation), :func:`assist` returns
 
 * a short **summary** for the agent: the topic and the customer's own words, the order they
   mean with its state from the shop database (only an order of the ticket's logged-in
-  customer: an order number alone proves nothing), the products they named with price and
-  stock facts from the knowledge index, and the questions the shop's information cannot answer;
+  customer: an order number alone proves nothing), the products they named with their price
+  (knowledge index) and stock (the database, now), and the questions the shop's information
+  cannot answer;
 * up to :data:`MAX_SUGGESTIONS` **suggested replies** in the customer's language, each built
   from the shop's data and citing it: the order's state, the knowledge layer's extractive
   answer to a question the customer asked (:func:`kefu.knowledge.answer`), the policy of the
@@ -24,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.config import Bilingual
@@ -33,10 +35,10 @@ from kefu.identity import find_order_number, order_visible_to
 from kefu.knowledge.answer import ANSWER, SOURCE_LABEL, answer, citation, product_names
 from kefu.knowledge.facts import Fact
 from kefu.knowledge.index import KnowledgeBase, KnowledgeIndex, question_terms
-from kefu.models import Order
+from kefu.models import Order, Product
 from kefu.orders import ITEM_LINE, VIEW_TEXTS, latest_order, order_details
 from kefu.policies import TOPICS as POLICY_TOPICS
-from kefu.products import money
+from kefu.products import load_details, money
 
 MAX_SUGGESTIONS = 3
 MAX_QUESTIONS = 4  # the customer's latest messages asked of the knowledge layer
@@ -84,6 +86,8 @@ TEXTS: Mapping[str, Bilingual] = {
     "shipment": VIEW_TEXTS["shipment"],
     "latest_event": VIEW_TEXTS["latest_event"],
     "product": Bilingual("商品：{line}", "Product: {line}"),
+    "in_stock": Bilingual("库存 {count} 件", "{count} in stock"),
+    "sold_out": Bilingual("缺货", "sold out"),
     "unanswered": Bilingual(
         "店铺资料回答不了：「{quote}」", 'The shop\'s information does not answer: "{quote}"'
     ),
@@ -274,7 +278,19 @@ def _orders(
 # ---- products and knowledge
 
 
-def _products(index: KnowledgeIndex, said: Sequence[str], language: str) -> list[Line]:
+def _stock(session: Session, sku: str, language: str) -> str:
+    """The product's stock now, from the shop database ("库存 12 件" / "sold out")."""
+    product_id = session.scalars(select(Product.id).where(Product.sku == sku)).first()
+    details = load_details(session, [product_id], language) if product_id is not None else []
+    if not details:
+        return ""
+    stock = details[0].stock_total
+    return _text("in_stock" if stock > 0 else "sold_out", language, count=stock)
+
+
+def _products(
+    session: Session, index: KnowledgeIndex, said: Sequence[str], language: str
+) -> list[Line]:
     names = product_names(index)
     found: dict[str, Fact] = {}
     for text in reversed(said):
@@ -286,7 +302,9 @@ def _products(index: KnowledgeIndex, said: Sequence[str], language: str) -> list
     for fact in found.values():
         parts = [p for p in fact.text.get(language).split("\n") if p]
         price = [p for p in parts if p.startswith(("售价", "Price"))]
-        line = " · ".join([fact.title.get(language), *price[:1]])
+        sku = fact.id.split(":", 1)[1]
+        stock = _stock(session, sku, language)
+        line = " · ".join([fact.title.get(language), *price[:1], *([stock] if stock else [])])
         lines.append(Line("product", _text("product", language, line=line)))
     return lines
 
@@ -364,7 +382,7 @@ def assist(
 
     order_lines, order_replies = _orders(session, view, said, topic, language)
     result.summary += order_lines
-    result.summary += _products(index, questions, language)
+    result.summary += _products(session, index, questions, language)
     latest = list(reversed(questions))[:MAX_QUESTIONS]
     # a message naming an order is answered by the order's state, not by the knowledge
     general = [q for q in latest if find_order_number(q) is None]

@@ -4,6 +4,7 @@ and FAQ; nothing ungrounded is suggested, and another customer's order is never 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from kefu import handoff
@@ -82,6 +83,7 @@ def test_a_product_named_in_the_live_chat_is_summarised_with_its_price(shop, kb)
     result = _assist(shop.factory, view, kb, live)
     products = [line.text for line in result.summary if line.kind == "product"]
     assert products and products[0].startswith("商品：小米 15 手机") and "售价" in products[0]
+    assert re.search(r"库存 \d+ 件|缺货", products[0])  # stock from the database, now
     assert any("屏幕：6.36英寸" in s.text for s in result.suggestions)
 
 
