@@ -45,9 +45,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_review_items")),
         sa.UniqueConstraint("key", name=op.f("uq_review_items_key")),
     )
-    op.create_index(
-        "ix_review_items_status_last_seen", "review_items", ["status", "last_seen_at"]
-    )
+    op.create_index("ix_review_items_status_last_seen", "review_items", ["status", "last_seen_at"])
     op.create_table(
         "review_cursors",
         sa.Column("source", sa.String(length=200), nullable=False),
