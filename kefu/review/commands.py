@@ -99,7 +99,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from kefu.review.export import export
     from kefu.review.nlu_files import load_nlu_data
 
-    nlu = load_nlu_data(args.data, args.tests)
+    nlu = load_nlu_data(args.data, args.tests, args.stories)
     with session_scope(args.session_factory()) as session:
         report = export(session, nlu, utc_now(), write=not args.dry_run)
     for line in report.lines():
@@ -137,6 +137,11 @@ def add_commands(commands: argparse._SubParsersAction, session_factory: Callable
 
     exporter = review.add_parser("export", help="write the annotations into data/nlu")
     exporter.add_argument("--data", type=Path, default=ROOT / "data" / "nlu")
-    exporter.add_argument("--tests", type=Path, default=ROOT / "tests" / "nlu")
+    exporter.add_argument(
+        "--tests", type=Path, default=ROOT / "tests" / "nlu", help="held-out NLU examples"
+    )
+    exporter.add_argument(
+        "--stories", type=Path, default=ROOT / "tests" / "stories", help="held-out test stories"
+    )
     exporter.add_argument("--dry-run", action="store_true", help="report only")
     exporter.set_defaults(session_factory=session_factory, func=cmd_export)

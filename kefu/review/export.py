@@ -10,8 +10,9 @@ entity (:func:`kefu.review.masking.fill_placeholders`); the person's entities ar
   of that intent: not written, the item counts as exported;
 * *conflict*: the same text is an example of another intent: not written, reported, the item
   stays annotated with a note until a person settles it (re-annotate or change the data);
-* *held out*: the text is a held-out test example (``tests/nlu``), which must never be trained
-  on: not written, reported, the item stays annotated with a note;
+* *held out*: the text is a held-out test example (``tests/nlu``) or a customer message of a
+  test story (``tests/stories``), which must never be trained on: not written, reported, the
+  item stays annotated with a note;
 * *no topic*: no file holds the intent in either language: reported.
 """
 

@@ -1,6 +1,7 @@
 """The project's NLU data as the export needs it: the domain's intents and entities
 (``domain.yml``), which topic file of each language holds an intent (``data/nlu/<language>/
-<topic>.yml``), the examples already there and the held-out test examples (``tests/nlu``),
+<topic>.yml``), the examples already there and the held-out test messages (``tests/nlu``,
+``tests/stories``),
 all by :func:`example_key`."""
 
 from __future__ import annotations
@@ -79,9 +80,23 @@ class NluData:
         self.labelled.setdefault(key, {})[intent] = str(path)
 
 
-def load_nlu_data(data_dir: Path, test_dir: Path | None = None) -> NluData:
+def _story_messages(path: Path) -> list[str]:
+    """The customer messages of a test story file."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [
+        plain_text(str(step["user"]))
+        for story in data.get("stories") or []
+        for step in story.get("steps") or []
+        if isinstance(step, dict) and "user" in step
+    ]
+
+
+def load_nlu_data(
+    data_dir: Path, test_dir: Path | None = None, stories_dir: Path | None = None
+) -> NluData:
     """Read ``data_dir`` (``data/nlu``: one folder per language, one file per topic) and the
-    held-out examples under ``test_dir`` (``tests/nlu``)."""
+    held-out messages: the examples under ``test_dir`` (``tests/nlu``) and the customer messages
+    of the test stories under ``stories_dir`` (``tests/stories``)."""
     found = NluData(data_dir)
     for language in LANGUAGES:
         for path in sorted((data_dir / language).glob("*.yml")):
@@ -91,4 +106,7 @@ def load_nlu_data(data_dir: Path, test_dir: Path | None = None) -> NluData:
     if test_dir is not None and test_dir.is_dir():
         for path in sorted(test_dir.glob("**/*.yml")):
             found.held_out.update(example_key(text) for _, text in _examples(path))
+    if stories_dir is not None and stories_dir.is_dir():
+        for path in sorted(stories_dir.glob("**/*.yml")):
+            found.held_out.update(example_key(text) for text in _story_messages(path))
     return found

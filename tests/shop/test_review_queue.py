@@ -62,6 +62,18 @@ nlu:
 """
 
 
+STORY = """\
+version: "3.1"
+stories:
+- story: a question in the middle
+  steps:
+  - user: |
+      付款[老是](nothing)失败
+    intent: payment_issue
+  - action: utter_payment_help
+"""
+
+
 @pytest.fixture
 def nlu_dirs(tmp_path) -> tuple[Path, Path]:
     data, tests = tmp_path / "data" / "nlu", tmp_path / "tests" / "nlu"
@@ -70,6 +82,7 @@ def nlu_dirs(tmp_path) -> tuple[Path, Path]:
         data / "zh" / "orders.yml": ZH_ORDERS,
         data / "en" / "conversation.yml": EN_CONVERSATION,
         tests / "zh" / "account.yml": HELD_OUT,
+        tests.parent / "stories" / "payment.yml": STORY,
     }.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
@@ -246,6 +259,7 @@ def test_export_writes_the_right_files_and_reports_duplicates_conflicts_and_held
         turn("我要开发票！"),  # an example of get_invoice
         turn("密码想不起来了"),  # a held-out test example
         turn("帮我看看订单", intent="track_order"),
+        turn("付款老是失败。", intent="payment_issue"),  # a test story's message
     )
     annotate(factory, "忘记密码进不去账号了", "recover_password")
     annotate(factory, "my password is gone", "recover_password")  # no en file has it yet
@@ -253,14 +267,15 @@ def test_export_writes_the_right_files_and_reports_duplicates_conflicts_and_held
     annotate(factory, "我要开发票！", "recover_password")
     annotate(factory, "密码想不起来了", "recover_password")
     annotate(factory, "帮我看看订单", "greet")  # greet lives in conversation.yml (en only)
-    nlu = load_nlu_data(data, tests)
+    annotate(factory, "付款老是失败。", "recover_password")
+    nlu = load_nlu_data(data, tests, tests.parent / "stories")
 
     with session_scope(factory) as session:
         dry = export(session, nlu, NOW, write=False)
     assert len(dry.written) == 3 and (data / "zh" / "account.yml").read_text("utf-8") == ZH_ACCOUNT
     assert {i.status for i in all_items(factory).values()} == {"annotated"}
 
-    nlu = load_nlu_data(data, tests)
+    nlu = load_nlu_data(data, tests, tests.parent / "stories")
     with session_scope(factory) as session:
         report = export(session, nlu, NOW)
     assert {(e.intent, Path(e.path).relative_to(data).as_posix()) for e in report.written} == {
@@ -271,7 +286,7 @@ def test_export_writes_the_right_files_and_reports_duplicates_conflicts_and_held
     assert len(report.duplicates) == 1 and report.duplicates[0].intent == "track_order"
     (conflict,) = report.conflicts
     assert conflict.intent == "recover_password" and conflict.other.startswith("get_invoice (")
-    assert [e.text for e in report.held_out] == ["密码想不起来了"]
+    assert sorted(e.text for e in report.held_out) == ["付款老是失败。", "密码想不起来了"]
     assert "CONFLICT recover_password vs get_invoice" in "\n".join(report.lines())
 
     zh = yaml.safe_load((data / "zh" / "account.yml").read_text("utf-8"))
@@ -290,7 +305,7 @@ def test_export_writes_the_right_files_and_reports_duplicates_conflicts_and_held
 
     # a second export writes nothing again
     with session_scope(factory) as session:
-        again = export(session, load_nlu_data(data, tests), NOW)
+        again = export(session, load_nlu_data(data, tests, tests.parent / "stories"), NOW)
     assert again.written == [] and len(again.conflicts) == 1
     text = (data / "zh" / "account.yml").read_text("utf-8")
     assert text.count("忘记密码进不去账号了") == 1
@@ -300,7 +315,7 @@ def test_the_project_domain_and_data_are_read():
     root = Path(__file__).resolve().parents[2]
     domain = load_domain(root / "domain.yml")
     assert "recover_password" in domain.intents and "order_id" in domain.entities
-    nlu = load_nlu_data(root / "data" / "nlu", root / "tests" / "nlu")
+    nlu = load_nlu_data(root / "data" / "nlu", root / "tests" / "nlu", root / "tests" / "stories")
     assert nlu.file_for("zh", "track_order") == root / "data" / "nlu" / "zh" / "orders.yml"
     assert nlu.file_for("en", "recover_password").name == "account.yml"
     assert nlu.held_out and len(nlu.labelled) > 1000
