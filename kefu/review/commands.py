@@ -53,6 +53,12 @@ def _status(value: str) -> str | None:
     return value
 
 
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("a whole number above 0")
+    return int(value)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from kefu.review import queue
     from kefu.review.annotation_file import dump_items
@@ -125,7 +131,7 @@ def add_commands(commands: argparse._SubParsersAction, session_factory: Callable
 
     lister = review.add_parser("list", help="show the queue, or write it for annotating")
     lister.add_argument("--status", type=_status, default="pending", help="or all")
-    lister.add_argument("--limit", type=int, default=LIST_LIMIT)
+    lister.add_argument("--limit", type=_count, default=LIST_LIMIT)
     lister.add_argument("--out", type=Path, help="write an annotation file (YAML)")
     lister.set_defaults(session_factory=session_factory, func=cmd_list)
 

@@ -196,3 +196,13 @@ def test_an_unknown_tracker_store_is_an_error_not_an_empty_queue(shop_db, capsys
     endpoints.write_text("tracker_store:\n  type: no.such.Store\n", encoding="utf-8")
     assert main(["review", "collect", "--endpoints", str(endpoints)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_list_wants_a_positive_limit_and_export_reports_an_empty_queue(shop_db, capsys):
+    with pytest.raises(SystemExit):
+        main(["review", "list", "--limit", "0"])
+    data = shop_db / "nlu"
+    shutil.copytree(ROOT / "data" / "nlu", data)
+    assert main(["review", "export", "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "exported 0 example(s); 0 duplicate(s), 0 conflict(s)" in out and "make train" not in out
