@@ -25,6 +25,7 @@ from kefu.review.settings import ReviewSettings
 from kefu.review.turns import Turn, review_turns
 
 T = TypeVar("T")
+TRACKER_URL_ENV = "KEFU_TRACKER_DB_URL"  # kefu_rasa.tracker_store's database, when set
 _UNSET = re.compile(r"\$\{[^}]*\}")
 
 
@@ -54,7 +55,15 @@ def tracker_store_config(endpoints: Path) -> dict[str, Any]:
     section = data.get("tracker_store") if isinstance(data, dict) else None
     if not isinstance(section, dict) or not section.get("type"):
         raise TrackerSourceError(f"{endpoints} configures no tracker store")
-    return _expanded(section)
+    config = _expanded(section)
+    sqlite = str(config.get("dialect") or "sqlite") == "sqlite" and not config.get("url")
+    if sqlite and config.get("db") and not os.environ.get(TRACKER_URL_ENV):
+        # a SQLite file is where the Rasa server (started in the endpoints file's folder) has it
+        path = endpoints.parent / str(config["db"])
+        if not path.is_file():
+            raise TrackerSourceError(f"there is no tracker store at {path}")
+        config["db"] = str(path)
+    return config
 
 
 def source_name(config: dict[str, Any]) -> str:

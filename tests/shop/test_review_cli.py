@@ -186,6 +186,15 @@ def test_the_tracker_store_comes_from_the_endpoints_file(tmp_path, monkeypatch):
         "type": "sql", "dialect": "postgresql", "url": "db.example", "password": "s3cret"
     }  # fmt: skip
     assert "s3cret" not in source_name(config) and source_name(config).startswith("sql:")
+    # a SQLite file is found next to the endpoints file, as the Rasa server started there has it
+    endpoints.write_text("tracker_store:\n  type: sql\n  db: .kefu/trackers.db\n", "utf-8")
+    monkeypatch.delenv("KEFU_TRACKER_DB_URL", raising=False)
+    with pytest.raises(TrackerSourceError, match="no tracker store at"):
+        tracker_store_config(endpoints)  # and none is created
+    assert not (tmp_path / ".kefu").exists()
+    (tmp_path / ".kefu").mkdir()
+    (tmp_path / ".kefu" / "trackers.db").write_bytes(b"")
+    assert tracker_store_config(endpoints)["db"] == str(tmp_path / ".kefu" / "trackers.db")
     endpoints.write_text("lock_store:\n  type: in_memory\n", encoding="utf-8")
     with pytest.raises(TrackerSourceError, match="no tracker store"):
         tracker_store_config(endpoints)
