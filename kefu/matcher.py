@@ -52,7 +52,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import spacy
@@ -64,12 +64,16 @@ from sqlalchemy.orm import Session
 
 from kefu.catalog import names_of
 from kefu.models import Brand, Category, Product, ProductVariant
-from kefu.spelling import CatalogSpelling, pinyin_forms
+from kefu.series import SERIES_WORDS, Family, families
+from kefu.spelling import CatalogSpelling, english_words, pinyin_forms
 from kefu.text import clip, normalize_for_nlu
 
 ENTITIES = ("product_category", "brand", "product", "color", "size", "storage")
 # which entity wins when two matches cover exactly the same tokens
-_PRIORITY = {"brand": 0, "product_category": 1, "product": 2, "color": 3, "storage": 4, "size": 5}
+_PRIORITY = {
+    **{"brand": 0, "product_category": 1, "product": 2, "series": 2},
+    **{"color": 3, "storage": 4, "size": 5},
+}
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _SEPARATORS = "\\s\\-‐‑‒–—―_·・•'\"“”‘’`()\\[\\]{}（）【】「」『』〔〕《》〈〉<>"
@@ -135,6 +139,7 @@ class CatalogTerms:
     colors: list[tuple[str, list[str]]]  # (color_zh, [color_zh, color_en]); stems: the matcher
     sizes: list[str]  # as stored on variants; other spellings: the matcher
     storages: list[str]
+    families: list[Family] = field(default_factory=list)  # "iPhone", "Mate" (kefu.series)
 
     @classmethod
     @_gc_paused()
@@ -166,7 +171,7 @@ class CatalogTerms:
                 Product.brand_id,
                 Product.category_id,
             ).order_by(Product.id)
-        )
+        ).all()
         product_terms = [
             (
                 p.sku,
@@ -199,6 +204,11 @@ class CatalogTerms:
                 sizes.add(size)
             if storage:
                 storages.add(storage)
+        brand_keys = {b.id: b.key for b in brands}
+        category_keys = {c.id: c.key for c in categories}
+        reserved = {
+            n.lower() for names in [*category_names.values(), *brand_names.values()] for n in names
+        }
         return cls(
             categories=[(c.key, category_names[c.id]) for c in categories],
             brands=[(b.key, brand_names[b.id]) for b in brands],
@@ -206,6 +216,15 @@ class CatalogTerms:
             colors=sorted(colors.items()),
             sizes=sorted(sizes),
             storages=sorted(storages),
+            families=families(
+                [
+                    (p.title_en, brand_keys[p.brand_id], category_keys[p.category_id])
+                    for p in products
+                ],
+                {brand_keys[i]: names for i, names in brand_names.items()},
+                reserved,
+                english_words(),
+            ),
         )
 
 
@@ -389,6 +408,13 @@ class CatalogMatcher:
         for index, value in enumerate(terms.sizes):
             for name in _size_forms(value):
                 yield _Label("size", value), name, 0, index
+        for index, family in enumerate(terms.families):
+            value = f"{family.brand}|{family.category or ''}"
+            if not family.needs_series_word:
+                yield _Label("series", value), family.name, 0, index
+            for word in SERIES_WORDS:  # "Mate 系列", "Galaxy series"
+                trim = len(_key(word))
+                yield _Label("series", value, trim), f"{family.name} {word}", 0, index
 
     def match(self, text: str) -> list[CatalogMatch]:
         """Catalog entities in ``text``: sorted by start, non-overlapping, longest first."""
@@ -425,8 +451,34 @@ class CatalogMatcher:
                 continue
             taken[s:e] = [True] * (e - s)
             start, end = tokens[s].start, tokens[e - 1 - label.trim_right].end
-            matches.append(CatalogMatch(label.entity, label.value, start, end, text[start:end]))
-        return sorted(matches, key=lambda m: m.start)
+            matches.extend(_matches_for(label, start, end, text[start:end]))
+        return _without_repeats(sorted(matches, key=lambda m: m[0].start))
+
+
+def _matches_for(label: _Label, start: int, end: int, text: str) -> list[tuple[CatalogMatch, bool]]:
+    """The entities a match stands for, each with whether it comes from a product family:
+    a family is its brand (and its category)."""
+    if label.entity != "series":
+        return [(CatalogMatch(label.entity, label.value, start, end, text), False)]
+    brand, category = label.value.split("|")
+    found = [(CatalogMatch("brand", brand, start, end, text), True)]
+    if category:
+        found.append((CatalogMatch("product_category", category, start, end, text), True))
+    return found
+
+
+def _without_repeats(matches: list[tuple[CatalogMatch, bool]]) -> list[CatalogMatch]:
+    """A family's brand or category dropped where the message names that brand or category
+    anyway ("华为Mate系列", "Pura 系列的手机")."""
+    named = {(m.entity, m.value) for m, from_family in matches if not from_family}
+    kept, seen = [], set()
+    for m, from_family in matches:
+        key = (m.entity, m.value)
+        if from_family and (key in named or key in seen):
+            continue
+        seen.add(key)
+        kept.append(m)
+    return kept
 
 
 def _usable_product_name(key: tuple[str, ...], reserved: set[str]) -> bool:

@@ -15,6 +15,7 @@ from kefu.matcher import (
     product_names,
 )
 from kefu.models import Brand, Category, Product, ProductVariant
+from kefu.series import Family
 
 TERMS = CatalogTerms(
     categories=[
@@ -117,6 +118,36 @@ def test_a_word_equally_close_to_two_catalog_words_is_left_alone():
         storages=[],
     )
     assert found(CatalogMatcher(terms), "garman watch") == []
+
+
+def test_a_product_family_is_its_brand_and_category():
+    terms = CatalogTerms(
+        categories=[("phones", ["手机", "Mobile Phones"])],
+        brands=[("apple", ["苹果", "Apple"]), ("huawei", ["华为", "Huawei"])],
+        products=[("M80", ["Huawei Mate 80", "Mate 80"])],
+        colors=[],
+        sizes=[],
+        storages=[],
+        families=[
+            Family("iPhone", "apple", "phones", needs_series_word=False),
+            Family("Mate", "huawei", "phones", needs_series_word=True),
+        ],
+    )
+    families = CatalogMatcher(terms)
+    assert found(families, "iPhone有哪些") == [
+        ("brand", "apple", "iPhone"),
+        ("product_category", "phones", "iPhone"),
+    ]
+    assert found(families, "Mate 系列有什么") == [
+        ("brand", "huawei", "Mate"),
+        ("product_category", "phones", "Mate"),
+    ]
+    assert found(families, "华为Mate系列的手机") == [
+        ("brand", "huawei", "华为"),
+        ("product_category", "phones", "手机"),
+    ]
+    assert found(families, "a gift for my mate") == []  # an English word: only with 系列/series
+    assert found(families, "Mate 80 多少钱") == [("product", "M80", "Mate 80")]
 
 
 def test_the_longest_match_wins(matcher):
