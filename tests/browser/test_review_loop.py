@@ -105,10 +105,11 @@ def store_conversations(endpoints: Path) -> None:
     from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from kefu_rasa.review_source import open_store, run_coroutine, tracker_store_config
+    from kefu_rasa.review_source import open_store, run_coroutine
 
     domain = Domain.load(str(ROOT / "domain.yml"))
-    store = open_store(tracker_store_config(endpoints), domain)
+    config = yaml.safe_load(endpoints.read_text(encoding="utf-8"))["tracker_store"]
+    store = open_store(config, domain)
     events = [
         SessionStarted(timestamp=1_700_000_000),
         said(MISUNDERSTOOD, "nlu_fallback", 0.38, 1_700_000_001),
