@@ -21,6 +21,7 @@ from actions.common import (
 )
 from actions.confirmation import confirmation_context, intents_since, pending_events
 from actions.knowledge import knowledge_answer, say_knowledge_answer
+from kefu.asks import split_asks
 from kefu.change_request import asks_for_change
 from kefu.clock import to_db, utc_now
 from kefu.config import shop_config
@@ -35,6 +36,20 @@ from kefu.policies import answer, policies
 # a new task asks for them again; "phone_last4" too, or the form would check the digits given
 # for an earlier order against this one (proven orders stay proven in the verification state)
 TASK_DETAIL_SLOTS = ("phone_last4", "return_item", "return_reason", "new_address", "invoice_title")
+
+
+async def answer_other_asks(
+    dispatcher: CollectingDispatcher, asks: list[str], language: str
+) -> None:
+    """General questions asked beside the order task ("帮我查下物流，再问下能开发票吗") are
+    answered from the shop's facts before the task goes on (:mod:`kefu.asks`)."""
+    if len(asks) < 2:
+        return
+    for ask in asks:
+        if is_general_question(ask):
+            result = await knowledge_answer(ask, language)
+            if result is not None and result.kind == ANSWER:
+                say_knowledge_answer(dispatcher, result)
 
 
 class ActionStartOrderTask(Action):
@@ -57,7 +72,8 @@ class ActionStartOrderTask(Action):
         intent = latest_intent(tracker)
         task = intent if intent in ORDER_TASKS else tracker.get_slot("order_task")
         text = tracker.latest_message.get("text") or ""
-        if intent in ORDER_TASKS and is_general_question(text):
+        asks = split_asks(text)
+        if intent in ORDER_TASKS and len(asks) == 1 and is_general_question(text):
             # "企业能开增值税发票吗": the shop's rules answer it, no order needed
             language = reply_language(tracker)
             if intent in POLICY_TOPICS:
@@ -69,6 +85,7 @@ class ActionStartOrderTask(Action):
                 return [SlotSet("order_task", ANSWERED_QUESTION)]
         if intent in ORDER_TASKS and not asks_for_change(intent, text):
             task = "track_order"
+        await answer_other_asks(dispatcher, asks, reply_language(tracker))
         events = [SlotSet("order_task", task or "track_order")]
         events += [SlotSet(slot, None) for slot in TASK_DETAIL_SLOTS]
         events += pending_events(None)

@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from kefu.asks import split_asks
 from kefu.config import Bilingual
 from kefu.knowledge.facts import KIND_LABELS, Fact
 from kefu.knowledge.index import Hit, KnowledgeBase, KnowledgeIndex
@@ -75,6 +76,12 @@ DECLINE_PRODUCT_TEXT = Bilingual(
     "rather not guess. A person can check it for you (hotline {hotline}, {hours}).",
 )
 SOURCE_LABEL = Bilingual("来源：", "Source: ")
+ASK_LABEL = Bilingual("「{ask}」", '"{ask}"')
+UNANSWERED_ASKS_TEXT = Bilingual(
+    "{asks}：店铺资料里没有找到确切的答案，可以转人工客服为您解答（热线 {hotline}，{hours}）。",
+    "{asks}: the shop's information has no reliable answer; a person can help (hotline "
+    "{hotline}, {hours}).",
+)
 
 
 def citation(fact: Fact, language: str) -> str:
@@ -158,8 +165,45 @@ def answer(
     kb = kb if kb is not None else default_knowledge_base()
     index = index or kb.index()
     result = _answer(question, language, kb, index)
+    if result.kind == DECLINE:
+        asks = split_asks(question)
+        if len(asks) > 1:  # "退货，顺便问下优惠": each ask on its own
+            result = _several(asks, [_answer(a, language, kb, index) for a in asks], kb) or result
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _several(
+    asks: list[str], results: list[KnowledgeAnswer], kb: KnowledgeBase
+) -> KnowledgeAnswer | None:
+    """One answer to several asks: each answered one under its words, then the others named
+    with the way to a person; None when none is answered."""
+    answered = [(a, r) for a, r in zip(asks, results, strict=True) if r.kind == ANSWER]
+    if not answered:
+        return None
+    language = results[0].language
+    label = ASK_LABEL.get(language)
+    blocks = [f"{label.format(ask=a)}\n{r.text}" for a, r in answered]
+    unanswered = [a for a, r in zip(asks, results, strict=True) if r.kind != ANSWER]
+    if unanswered:
+        contact = _contact(kb)
+        blocks.append(
+            UNANSWERED_ASKS_TEXT.get(language).format(
+                asks="、".join(label.format(ask=a) for a in unanswered),
+                hotline=contact["hotline"],
+                hours=contact["hours_en" if language == "en" else "hours_zh"],
+            )
+        )
+    return KnowledgeAnswer(
+        ANSWER,
+        "\n\n".join(blocks),
+        language,
+        facts=[f for _, r in answered for f in r.facts],
+        citations=[c for _, r in answered for c in r.citations],
+        confidence=min(r.confidence for _, r in answered),
+        offer_person=bool(unanswered),
+        evidence=[e for _, r in answered for e in r.evidence],
+    )
 
 
 def _answer(

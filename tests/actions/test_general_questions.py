@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.order_form import ValidateOrderForm
 from actions.orders import ActionOrderTask, ActionStartOrderTask
 from kefu.general_question import ANSWERED_QUESTION
+from kefu.knowledge.answer import ANSWER, KnowledgeAnswer
 
 
 def tracker(text: str, intent: str, language: str = "zh", **slots) -> Tracker:
@@ -65,3 +66,19 @@ async def test_the_order_form_then_asks_nothing_and_the_task_says_nothing_more()
     events = await ActionOrderTask().run(dispatcher, answered, {})
     assert events == [SlotSet("order_task", None)]
     assert dispatcher.messages == []
+
+
+async def test_a_general_question_beside_an_order_task_is_answered_and_the_task_goes_on(
+    monkeypatch,
+):
+    asked = []
+
+    async def shop_answer(text, language):
+        asked.append(text)
+        return KnowledgeAnswer(ANSWER, f"答：{text}", language)
+
+    monkeypatch.setattr("actions.orders.knowledge_answer", shop_answer)
+    messages, events = await start("帮我查下物流，再问下能开发票吗", "track_order")
+    assert asked == ["能开发票吗"]  # the order part is no general question
+    assert [m["text"] for m in messages] == ["答：能开发票吗"]
+    assert SlotSet("order_task", "track_order") in events
