@@ -68,8 +68,9 @@ test-model: train  ## tests that talk to the trained model and the running serve
 
 test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
 
-bench: train  ## latency, throughput, memory, training time; search at 100k; recommender; 1 vs 2 instances
+bench: train  ## latency, throughput, memory, training time; side by side with stock rasa; search at 100k; recommender; 1 vs 2 instances
 	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.sidebyside
 	$(PY) -m benchmarks.search_bench
 	$(PY) -m benchmarks.recommend
 	$(PY) -m benchmarks.adversarial
