@@ -163,13 +163,14 @@ def mask_tokens_in_access_log() -> None:
 def _configure_app_with_guard(original: Callable[..., Any]) -> Callable[..., Any]:
     def configure_app(*args: Any, **kwargs: Any) -> Any:
         from kefu import logs
-        from kefu_rasa import metrics
+        from kefu_rasa import broker, metrics
 
         app = original(*args, **kwargs)
         token = kwargs.get("auth_token", args[2] if len(args) > 2 else None)
         install_api_guard(app, token)
         metrics.add_routes(app)
         metrics.instrument()
+        broker.install()  # a turn's events are on RabbitMQ before its reply goes out
         logs.configure()  # after Rasa set up its handlers: JSON lines with KEFU_LOG_FORMAT=json
         mask_tokens_in_access_log()
         return app

@@ -97,7 +97,7 @@ def test_the_production_endpoints_name_exactly_the_derived_variables():
     assert endpoints["tracker_store"]["type"] == "SQL"
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     assert endpoints["lock_store"]["type"] == "redis"
-    assert endpoints["event_broker"]["type"] == "pika"
+    assert endpoints["event_broker"]["type"] == "kefu_rasa.broker.PikaEventBroker"
 
 
 def test_the_embedded_default_needs_no_service():

@@ -19,6 +19,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from kefu.production import PRODUCTION_ENDPOINTS, ROOT, endpoint_environment
+from kefu_rasa.broker import PikaEventBroker, _flushed
 
 
 @pytest.fixture
@@ -69,6 +70,7 @@ async def test_a_conversation_is_locked_in_redis_stored_in_postgres_and_publishe
 ):
     endpoints = AvailableEndpoints.read_endpoints(str(ROOT / PRODUCTION_ENDPOINTS))
     broker = await EventBroker.create(endpoints.event_broker)
+    assert isinstance(broker, PikaEventBroker)  # kefu's, not "no broker" after a typo
     store = TrackerStore.create(endpoints.tracker_store, event_broker=broker)
     locks = LockStore.create(endpoints.lock_store)
     conversation = f"rest:{uuid.uuid4().hex}"
@@ -85,6 +87,8 @@ async def test_a_conversation_is_locked_in_redis_stored_in_postgres_and_publishe
             assert redis.exists(f"kefu:lock:{conversation}")  # other instances wait for it
             tracker = DialogueStateTracker.from_events(conversation, events)
             await store.save(tracker)
+            assert await broker.flush()  # confirmed by RabbitMQ before the reply would go out
+            assert not broker._background_tasks
         assert not redis.exists(f"kefu:lock:{conversation}")
         received = await _consume(
             production_env["KEFU_BROKER_URL"], production_env["KEFU_BROKER_QUEUE"], len(events)
@@ -106,3 +110,27 @@ async def test_a_conversation_is_locked_in_redis_stored_in_postgres_and_publishe
     assert received[1]["text"] == "你好"
     restored = await store.retrieve(conversation)
     assert restored is not None and restored.latest_message.text == "你好"
+
+
+class FakeBroker:
+    def __init__(self) -> None:
+        self.flushed = 0
+
+    async def flush(self) -> bool:
+        self.flushed += 1
+        return True
+
+
+async def test_saving_a_tracker_waits_for_the_broker():
+    saved = []
+
+    async def save_tracker(processor, tracker):
+        saved.append(tracker)
+
+    broker = FakeBroker()
+    processor = type("Processor", (), {"tracker_store": type("S", (), {"event_broker": broker})})
+    await _flushed(save_tracker)(processor, "tracker")
+    assert saved == ["tracker"] and broker.flushed == 1
+    processor.tracker_store.event_broker = None  # the embedded profile has no broker
+    await _flushed(save_tracker)(processor, "tracker")
+    assert len(saved) == 2

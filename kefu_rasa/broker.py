@@ -1,0 +1,62 @@
+"""Rasa's Pika (RabbitMQ) event broker, with a turn's events on RabbitMQ before its reply.
+
+Rasa's broker publishes each event in a background task, so a reply can reach the customer while
+the turn's events are still in the instance's memory: an instance that dies then loses them
+(tests/cluster/ saw it).  :class:`PikaEventBroker` can be flushed: :func:`install` makes
+``MessageProcessor.save_tracker`` wait, after saving, until RabbitMQ has confirmed every pending
+publish (aio-pika channels use publisher confirms), at most ``FLUSH_SECONDS``.  A turn's reply
+is sent only after that, so what a customer saw answered is on the broker too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import wraps
+from typing import Any
+
+from rasa.core.brokers.pika import PikaEventBroker as RasaPikaEventBroker
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 5.0
+_INSTALLED = "_kefu_flushes_events"
+
+
+class PikaEventBroker(RasaPikaEventBroker):
+    """Rasa's Pika broker whose pending publishes can be awaited (``flush``)."""
+
+    async def flush(self, timeout: float = FLUSH_SECONDS) -> bool:
+        """Wait until every publish started so far is confirmed; False on timeout (logged:
+        the events stay queued in memory and go out when RabbitMQ is back)."""
+        pending = set(self._background_tasks)
+        if not pending:
+            return True
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        if late:
+            logger.warning(
+                "event broker: %d events not confirmed within %.0f s", len(late), timeout
+            )
+        return not late
+
+
+def _flushed(save_tracker: Any) -> Any:
+    @wraps(save_tracker)
+    async def save(self: Any, tracker: Any) -> None:
+        await save_tracker(self, tracker)
+        broker = getattr(self.tracker_store, "event_broker", None)
+        flush = getattr(broker, "flush", None)
+        if flush is not None:
+            await flush()
+
+    return save
+
+
+def install() -> None:
+    """Make every ``MessageProcessor`` flush the broker after saving a tracker (once)."""
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(MessageProcessor, _INSTALLED, False):
+        return
+    MessageProcessor.save_tracker = _flushed(MessageProcessor.save_tracker)
+    setattr(MessageProcessor, _INSTALLED, True)
