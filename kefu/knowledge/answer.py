@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from kefu.asks import split_asks
 from kefu.config import Bilingual
 from kefu.knowledge.facts import KIND_LABELS, Fact
+from kefu.knowledge.guardrails import carries_instructions
 from kefu.knowledge.index import Hit, KnowledgeBase, KnowledgeIndex
 from kefu.knowledge.products import ProductNames, answer_about
 from kefu.text import fold_width
@@ -76,6 +77,7 @@ DECLINE_PRODUCT_TEXT = Bilingual(
     "rather not guess. A person can check it for you (hotline {hotline}, {hours}).",
 )
 SOURCE_LABEL = Bilingual("来源：", "Source: ")
+SEVERAL_ASKS = "several_asks"  # the reason of an answer to several asks (no LLM composes it)
 ASK_LABEL = Bilingual("「{ask}」", '"{ask}"')
 UNANSWERED_ASKS_TEXT = Bilingual(
     "{asks}：店铺资料里没有找到确切的答案，可以转人工客服为您解答（热线 {hotline}，{hours}）。",
@@ -166,8 +168,10 @@ def answer(
     index = index or kb.index()
     result = _answer(question, language, kb, index)
     if result.kind == DECLINE:
-        asks = split_asks(question)
-        if len(asks) > 1:  # "退货，顺便问下优惠": each ask on its own
+        # "退货，顺便问下优惠": each ask on its own; never for text carrying instructions,
+        # which is declined whole
+        asks = [] if carries_instructions(question) else split_asks(question)
+        if len(asks) > 1:
             result = _several(asks, [_answer(a, language, kb, index) for a in asks], kb) or result
     result.seconds = time.perf_counter() - started
     return result
@@ -201,6 +205,7 @@ def _several(
         facts=[f for _, r in answered for f in r.facts],
         citations=[c for _, r in answered for c in r.citations],
         confidence=min(r.confidence for _, r in answered),
+        reason=SEVERAL_ASKS,
         offer_person=bool(unanswered),
         evidence=[e for _, r in answered for e in r.evidence],
     )
@@ -295,8 +300,8 @@ async def answer_with_llm(
 
     settings = settings if settings is not None else LLMSettings.from_env()
     extractive = await asyncio.to_thread(answer, question, language, kb)
-    if settings is None or extractive.kind != ANSWER:
-        return extractive
+    if settings is None or extractive.kind != ANSWER or extractive.reason == SEVERAL_ASKS:
+        return extractive  # several asks are answered from the facts, each under its words
     started = time.perf_counter()
     try:
         composed = await compose(settings, question, extractive, session=http_session)

@@ -65,6 +65,13 @@ _INJECTION = re.compile(
     r"user|script)|忽略(?:之前|以上|上面)|\bBEGIN\b|```",
     re.I,
 )
+
+
+def carries_instructions(text: str) -> bool:
+    """Whether customer text carries instructions for a model ("ignore previous ...")."""
+    return _INJECTION.search(text or "") is not None
+
+
 # brands customers mention that a shop may not sell: an answer must not bring them in
 OTHER_BRANDS = (
     "三星 Samsung 诺基亚 Nokia 索尼 Sony 戴尔 Dell 惠普 HP 谷歌 Google Pixel 一加 OnePlus "
