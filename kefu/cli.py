@@ -434,8 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kefu`` command."""
+    from kefu.privacy.cipher import DecryptionError
+    from kefu.privacy.keys import KeyConfigError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (KeyConfigError, DecryptionError) as error:  # missing or wrong data keys
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

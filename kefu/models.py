@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import declarative_base, relationship
 
+from kefu.privacy.fields import EncryptedJSON, EncryptedText
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -199,9 +201,9 @@ class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (_in("preferred_language", LANGUAGES),)
     id = Column(Integer, primary_key=True)
-    name = Column(String(100), nullable=False)
-    phone = Column(String(30), nullable=False, index=True)
-    email = Column(String(200), index=True)
+    name = Column(EncryptedText(100), nullable=False)
+    phone = Column(EncryptedText(30), nullable=False, index=True)
+    email = Column(EncryptedText(200), index=True)
     preferred_language = Column(String(2), nullable=False, default="zh")
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     newsletter_opt_in = Column(Boolean, nullable=False, default=False, server_default=false())
@@ -216,12 +218,12 @@ class Address(Base):
     customer_id = Column(
         Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    recipient = Column(String(100), nullable=False)
-    phone = Column(String(30), nullable=False)
+    recipient = Column(EncryptedText(100), nullable=False)
+    phone = Column(EncryptedText(30), nullable=False)
     province = Column(String(50), nullable=False)
     city = Column(String(50), nullable=False)
     district = Column(String(50), nullable=False, default="")
-    detail = Column(String(300), nullable=False)
+    detail = Column(EncryptedText(300), nullable=False)
     is_default = Column(Boolean, nullable=False, default=False)
     customer = relationship("Customer", back_populates="addresses")
 
@@ -258,14 +260,14 @@ class Order(Base):
     discount = Column(Money, nullable=False, default=Decimal("0"))
     total = Column(Money, nullable=False)
     promotion_id = Column(Integer, ForeignKey("promotions.id"))
-    shipping_address = Column(JSON, nullable=False)  # snapshot at checkout
+    shipping_address = Column(EncryptedJSON, nullable=False)  # snapshot at checkout
     created_at = Column(DateTime, nullable=False, index=True)
     paid_at = Column(DateTime)
     shipped_at = Column(DateTime)
     delivered_at = Column(DateTime)
     completed_at = Column(DateTime)
     cancelled_at = Column(DateTime)
-    cancel_reason = Column(String(200))
+    cancel_reason = Column(EncryptedText(200))
     customer = relationship("Customer", back_populates="orders")
     items = relationship("OrderItem", back_populates="order", cascade="all, delete-orphan")
     payments = relationship("Payment", back_populates="order", cascade="all, delete-orphan")
@@ -346,7 +348,7 @@ class ReturnRequest(Base):
     order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
     order_item_id = Column(Integer, ForeignKey("order_items.id"), nullable=False)
     kind = Column(String(20), nullable=False)
-    reason = Column(String(300), nullable=False)
+    reason = Column(EncryptedText(300), nullable=False)
     status = Column(String(20), nullable=False)
     created_at = Column(DateTime, nullable=False)
     updated_at = Column(DateTime, nullable=False)
@@ -374,11 +376,11 @@ class Invoice(Base):
     id = Column(Integer, primary_key=True)
     order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
     invoice_no = Column(String(40), unique=True)
-    title = Column(String(200), nullable=False)  # 发票抬头
-    tax_id = Column(String(40))
+    title = Column(EncryptedText(200), nullable=False)  # 发票抬头
+    tax_id = Column(EncryptedText(40))
     kind = Column(String(20), nullable=False)
     amount = Column(Money, nullable=False)
-    email = Column(String(200))
+    email = Column(EncryptedText(200))
     status = Column(String(20), nullable=False)
     requested_at = Column(DateTime, nullable=False)
     issued_at = Column(DateTime)
@@ -451,11 +453,11 @@ class HandoffTicket(Base):
     reason = Column(String(16), nullable=False)
     status = Column(String(16), nullable=False, index=True)
     agent = Column(String(64))
-    summary = Column(Text, nullable=False, default="")
+    summary = Column(EncryptedText(), nullable=False, default="")
     intents = Column(JSON, nullable=False, default=list)
-    entities = Column(JSON, nullable=False, default=dict)
+    entities = Column(EncryptedJSON, nullable=False, default=dict)
     sentiment = Column(Float)
-    transcript = Column(JSON, nullable=False, default=list)  # [{"who", "text", "at"}], last 50
+    transcript = Column(EncryptedJSON, nullable=False, default=list)  # [{who, text, at}], last 50
     created_at = Column(DateTime, nullable=False)
     claimed_at = Column(DateTime)
     closed_at = Column(DateTime)  # closed or abandoned
@@ -478,7 +480,7 @@ class TicketMessage(Base):
     )
     author = Column(String(16), nullable=False)
     agent = Column(String(64))
-    text = Column(Text, nullable=False)
+    text = Column(EncryptedText(), nullable=False)
     created_at = Column(DateTime, nullable=False)
     ticket = relationship("HandoffTicket", back_populates="messages")
 
@@ -493,7 +495,7 @@ class CsatRating(Base):
     conversation_id = Column(String(128), nullable=False, index=True)
     customer_id = Column(Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     rating = Column(SmallInteger, nullable=False)
-    comment = Column(Text)
+    comment = Column(EncryptedText())
     intents = Column(JSON, nullable=False, default=list)
     language = Column(String(8), nullable=False)
     channel = Column(String(32), nullable=False)

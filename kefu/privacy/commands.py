@@ -157,6 +157,9 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from kefu.models import Base
+    from kefu.privacy.fields import reseal_rows
+
     try:
         ring = load_keyring()
         with open_vault(args.tracker_db, ring, missing_ok=args.tracker_db is None) as vault:
@@ -168,6 +171,16 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
                     break
                 moved += done
                 print(f"re-encrypted {moved} conversation(s) with key {ring.active.key_id}")
+        sealed = 0
+        while True:
+            with session_scope(args.session_factory()) as session:
+                done = reseal_rows(session, Base.metadata, args.batch)
+            if not done:
+                break
+            sealed += done
+            print(
+                f"re-encrypted {sealed} row(s) of the shop database with key {ring.active.key_id}"
+            )
     except FAILURES as error:
         return _fail(error)
     print(f"everything is sealed with key {ring.active.key_id}")
@@ -292,7 +305,7 @@ def add_commands(commands: Any, session_factory: Callable[[], Any]) -> None:
         "--retire", action="store_true", help="then drop the older keys from the key file"
     )
     _tracker_db(rotate)
-    rotate.set_defaults(func=cmd_keys_rotate)
+    rotate.set_defaults(func=cmd_keys_rotate, session_factory=session_factory)
 
     backup = commands.add_parser(
         "backup", help="encrypted backup of the shop database and the conversation store"

@@ -23,6 +23,14 @@ def new_key_text() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
+@pytest.fixture(autouse=True)
+def own_shop_database(monkeypatch, tmp_path):
+    """Never the developer's .kefu/shop.db: commands that open the shop database (kefu keys
+    rotate re-encrypts it) get a fresh one unless the test sets KEFU_DB_URL itself."""
+    monkeypatch.setenv("KEFU_DB_URL", f"sqlite:///{tmp_path}/own-shop.db")
+    monkeypatch.setenv("KEFU_DATA_KEY_FILE", str(tmp_path / "own-keys" / "data.key"))
+
+
 @pytest.fixture
 def data_key(monkeypatch, tmp_path):
     """A fresh data key in KEFU_DATA_KEY (no key file is touched), and the identity secret."""
