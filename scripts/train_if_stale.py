@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     wanted = fingerprint()
     rasa = Path(sys.executable).parent / "rasa"
     command = [str(rasa), "train", "--fixed-model-name", "kefu", "--out", str(MODEL.parent)]
+    # the stories are written as whole conversations: gluing them together (Rasa's default
+    # augmentation) only multiplies TED's training trackers (benchmarks/TUNING.md, T7)
+    command += ["--augmentation", "0"]
     print("train: " + " ".join(command[1:]), flush=True)
     # Rasa caches trained components by config and data, not by plug-in code: one cache per
     # version of the code, so a changed component is never restored from an old cache.
