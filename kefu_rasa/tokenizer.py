@@ -4,10 +4,11 @@ Rasa's own ``JiebaTokenizer`` keeps whitespace as tokens ("hello there" → "hel
 and sees full-width digits (１２３) as different characters from ASCII ones.  This tokenizer folds
 full-width characters and control characters (keeping every offset), drops whitespace and
 punctuation-only tokens, and caps the number of tokens so a 10,000-character message cannot
-stall the model.  Traditional Chinese (訂單, 退貨) is read as Simplified: the message text itself is
-rewritten, one character for one character (:mod:`kefu.hanzi`), so that every later component,
-the parse data and the actions see Simplified text at the customer's offsets, while the
-conversation keeps what the customer typed.
+stall the model.  A long rambling message is read from its last clauses, where the ask is
+(:mod:`kefu.long_message`).  Traditional Chinese (訂單, 退貨) is read as Simplified: the message
+text itself is rewritten, one character for one character (:mod:`kefu.hanzi`), so that every
+later component, the parse data and the actions see Simplified text at the customer's offsets,
+while the conversation keeps what the customer typed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from kefu.hanzi import to_simplified
+from kefu.long_message import ASK_TOKENS, LONG_MESSAGE_TOKENS, ask_start
 from kefu.text import normalize_for_nlu
 
 
@@ -41,8 +43,14 @@ class KefuTokenizer(JiebaTokenizer):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """Jieba's defaults plus ``max_tokens``."""
-        return {**JiebaTokenizer.get_default_config(), "max_tokens": 256}
+        """Jieba's defaults plus ``max_tokens`` and the long-message reading."""
+        return {
+            **JiebaTokenizer.get_default_config(),
+            "max_tokens": 256,
+            # a longer message is read from its last clauses (kefu.long_message)
+            "long_message_tokens": LONG_MESSAGE_TOKENS,
+            "ask_tokens": ASK_TOKENS,
+        }
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Read Traditional Chinese as Simplified (same offsets), then tokenize."""
@@ -67,4 +75,11 @@ class KefuTokenizer(JiebaTokenizer):
             stripped = text.strip()
             start = text.index(stripped)
             tokens = [Token(stripped, start, start + len(stripped))]
-        return self._apply_token_pattern(tokens[: self._config["max_tokens"]])
+        tokens = tokens[: self._config["max_tokens"]]
+        first = ask_start(
+            text,
+            [(t.start, t.end) for t in tokens],
+            self._config.get("long_message_tokens", LONG_MESSAGE_TOKENS),  # a model trained
+            self._config.get("ask_tokens", ASK_TOKENS),  # before these settings has defaults
+        )
+        return self._apply_token_pattern(tokens[first:])
