@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import load, stock_bot, training
+from benchmarks.bench_env import isolate
 from benchmarks.conversations import conversations
 from scripts.stack import ROOT, running_stack
 
@@ -82,26 +83,32 @@ def bench_stock(bot: stock_bot.StockBot, clients: int, per_client: int) -> dict:
     return result
 
 
-def bench_kefu(clients: int, per_client: int) -> dict:
+def bench_kefu(_: stock_bot.StockBot, clients: int, per_client: int) -> dict:
     with running_stack() as stack:
         result = {"load": measure_load(stack.url, conversations("kefu"), clients, per_client)}
         result["rss_mb"] = round(load.rss_mb(stack.rasa_pid()), 1)
     return result
 
 
+BENCH = {"stock": bench_stock, "kefu": bench_kefu}
+
+
 def run_profile(bot: str, repeats: int) -> dict:
-    """benchmarks.turn_profile in a process of its own (one model per process)."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run(
+    """benchmarks.turn_profile in a process of its own (one model per process); its output goes
+    to .kefu/bench/profile-<bot>.log, and a failure is reported, not raised."""
+    log = stock_bot.CACHE / f"profile-{bot}.log"
+    with tempfile.NamedTemporaryFile(suffix=".json") as out, log.open("w") as output:
+        done = subprocess.run(
             [
                 *(sys.executable, "-m", "benchmarks.turn_profile", "--bot", bot),
                 *("--repeats", str(repeats), "--out", out.name),
             ],
             cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
+        if done.returncode != 0:
+            return {"error": f"benchmarks.turn_profile failed (see {log})"}
         return json.loads(Path(out.name).read_text())
 
 
@@ -200,11 +207,14 @@ def render(report: dict) -> str:
 def profile_table(profile: dict, section: str, top: int = 14) -> str:
     """The ``top`` largest labels of a profile section (markdown)."""
     rows = [
-        "| step | mean ms / message | p50 | p95 | messages it ran in |",
-        "|---|---|---|---|---|",
+        "| step | mean ms / message | p50 | p95 | messages it ran in | calls / message |",
+        "|---|---|---|---|---|---|",
     ]
     for label, s in list(profile[section].items())[:top]:
-        rows.append(f"| {label} | {s['mean_ms']} | {s['p50_ms']} | {s['p95_ms']} | {s['runs']} |")
+        rows.append(
+            f"| {label} | {s['mean_ms']} | {s['p50_ms']} | {s['p95_ms']} | {s['runs']} "
+            f"| {s.get('calls_per_message', '')} |"
+        )
     return "\n".join(rows)
 
 
@@ -224,29 +234,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bots", default="stock,kefu", help="comma-separated subset")
     args = parser.parse_args(argv)
 
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start_load = [round(x, 2) for x in os.getloadavg()]
+    isolate()
     bot = stock_bot.stock_bot()
     bot.ensure_trained()
     wanted = args.bots.split(",")
     bots: dict[str, dict] = {"kefu": {"load": {}}, "stock": {"load": {}}}
-    if "stock" in wanted:
-        bots["stock"] = bench_stock(bot, args.clients, args.per_client)
-    if "kefu" in wanted:
-        bots["kefu"] = bench_kefu(args.clients, args.per_client)
+    phases = [
+        (name, "load", lambda n=name: BENCH[n](bot, args.clients, args.per_client))
+        for name in wanted
+    ]
     if not args.skip_profile:
-        for name in wanted:
-            bots[name]["profile"] = run_profile(name, args.profile_repeats)
+        phases += [(n, "profile", lambda n=n: run_profile(n, args.profile_repeats)) for n in wanted]
     if not args.skip_training and "stock" in wanted:
-        bots["stock"]["training"] = training.stock_training(bot)
+        phases.append(("stock", "training", lambda: training.stock_training(bot)))
     if args.kefu_train_log:
-        bots["kefu"]["training_log"] = training.from_log(args.kefu_train_log)
+        phases.append(("kefu", "training_log", lambda: training.from_log(args.kefu_train_log)))
+    report = build_report(bots, args.clients, started, start_load)
+    for name, phase, measure in phases:
+        try:
+            result = measure()
+        except Exception as error:  # a failed phase is reported; the others still run
+            bots[name].setdefault("errors", {})[phase] = f"{type(error).__name__}: {error}"
+            print(f"sidebyside: {name} {phase} failed: {error}", file=sys.stderr)
+            continue
+        if phase == "load":
+            bots[name].update(result)
+        else:
+            bots[name][phase] = result
+        report = build_report(bots, args.clients, started, start_load)
+        write(report)
+    print(render(report))
+    return 0
 
-    heads = {name: headline(b, args.clients) if b["load"] else {} for name, b in bots.items()}
+
+def build_report(bots: dict, clients: int, started: str, start_load: list[float]) -> dict:
+    """The report of what has been measured so far in the run started at ``started``."""
+    heads = {name: headline(b, clients) if b["load"] else {} for name, b in bots.items()}
     if bots["kefu"].get("training_log", {}).get("complete"):
         heads["kefu"]["training_scratch_s"] = bots["kefu"]["training_log"]["logged_s"]
     ratios = {k: ratio(heads["kefu"].get(k), v) for k, v in heads["stock"].items()}
-    report = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return {
+        "date": started,
         "machine": machine(),
         "load_average": {"start": start_load, "end": [round(x, 2) for x in os.getloadavg()]},
         "headline": heads,
@@ -254,9 +284,6 @@ def main(argv: list[str] | None = None) -> int:
         "targets": verdicts(heads["kefu"], ratios),
         "bots": bots,
     }
-    write(report)
-    print(render(report))
-    return 0
 
 
 def write(report: dict) -> None:
@@ -267,7 +294,7 @@ def write(report: dict) -> None:
     (RESULTS / "sidebyside.json").write_text(text)
     markdown = render(report)
     for name, b in report["bots"].items():
-        if "profile" in b:
+        if "profile" in b and "error" not in b["profile"]:
             for section in ("parse", "turn"):
                 markdown += f"\n{name}, {section} (in-process, one message at a time):\n\n"
                 markdown += profile_table(b["profile"], section) + "\n"

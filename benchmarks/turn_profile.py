@@ -34,6 +34,7 @@ from pathlib import Path
 import requests
 
 from benchmarks import sql_timing
+from benchmarks.bench_env import isolate
 from benchmarks.conversations import conversations
 from benchmarks.load import percentile
 from scripts.stack import MODEL, ROOT, free_port
@@ -49,9 +50,11 @@ class Recorder:
     def __init__(self) -> None:
         self.samples: dict[str, list[float]] = defaultdict(list)
         self.current: Counter = Counter()
+        self.calls: Counter = Counter()
 
     def add(self, label: str, ms: float) -> None:
         self.current[label] += ms
+        self.calls[label] += 1
 
     def end_message(self) -> None:
         for label, ms in self.current.items():
@@ -60,13 +63,14 @@ class Recorder:
 
     def summary(self, messages: int) -> dict[str, dict[str, float]]:
         """Per label: mean over all messages (0 where it did not run), p50 and p95 where it ran,
-        and in how many messages it ran."""
+        in how many messages it ran, and how often it ran per message."""
         return {
             label: {
                 "mean_ms": round(sum(values) / messages, 2),
                 "p50_ms": round(percentile(values, 50), 2),
                 "p95_ms": round(percentile(values, 95), 2),
                 "runs": len(values),
+                "calls_per_message": round(self.calls[label] / messages, 2),
             }
             for label, values in sorted(self.samples.items(), key=lambda kv: -sum(kv[1]))
         }
@@ -158,6 +162,7 @@ async def _profile(model: Path, bot: str, repeats: int, endpoints) -> dict:
             for text in texts:
                 await agent.parse_message(text)
         parse.current.clear()
+        parse.calls.clear()
         for _ in range(repeats):
             for text in texts:
                 start = time.perf_counter()
@@ -179,6 +184,7 @@ async def _profile(model: Path, bot: str, repeats: int, endpoints) -> dict:
                     turn.end_message()
             if r == 0:
                 turn.samples.clear()
+                turn.calls.clear()
                 sql_timing.snapshot(reset=True)
     return {
         "parse_messages": repeats * len(texts),
@@ -201,8 +207,8 @@ def profile(bot: str, repeats: int) -> dict:
         sql_out = Path(tmp) / "actions-sql.json"
         with action_server(sql_out) as (url, secret):
             os.environ["KEFU_ACTION_SERVER_URL"], os.environ["KEFU_ACTION_SECRET"] = url, secret
+            os.environ["KEFU_TRACKER_DB_URL"] = f"sqlite:///{Path(tmp) / 'trackers.db'}"
             endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
-            endpoints.tracker_store.kwargs["db"] = str(Path(tmp) / "trackers.db")
             result = asyncio.run(_profile(MODEL, bot, repeats, endpoints))
             before = sql_timing_file(sql_out)
         result["sql_action_server"] = sql_timing_file(sql_out) or before
@@ -234,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     quiet()
+    isolate()
     result = {"bot": args.bot, **profile(args.bot, args.repeats)}
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.out:

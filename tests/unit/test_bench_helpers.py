@@ -74,7 +74,13 @@ def test_recorder_means_count_messages_a_step_did_not_run_in():
     recorder.add("a", 1.0)
     recorder.end_message()
     recorder.end_message()
-    assert recorder.summary(2)["a"] == {"mean_ms": 1.5, "p50_ms": 3.0, "p95_ms": 3.0, "runs": 1}
+    assert recorder.summary(2)["a"] == {
+        "mean_ms": 1.5,
+        "p50_ms": 3.0,
+        "p95_ms": 3.0,
+        "runs": 1,
+        "calls_per_message": 1.0,
+    }
 
 
 def test_verdicts_and_report():
