@@ -69,6 +69,7 @@ SERVER_VARIABLES = frozenset(CLUSTER_SETTINGS) | {
     "KEFU_ALLOWED_ORIGINS",
     "KEFU_NOTIFY_URL",
     "KEFU_NOTIFY_TOKEN",
+    "KEFU_DATA_KEY",  # encrypts personal data at rest (kefu/privacy/keys.py)
 }
 # The balancer's variables (deploy/haproxy/haproxy.cfg)
 BALANCER_VARIABLES = frozenset(
@@ -141,6 +142,17 @@ def prepare_database(url: str) -> None:
     kefu = str(ROOT / ".venv" / "bin" / "kefu")
     for command in ([kefu, "db", "upgrade"], [kefu, "demo", "load", "--if-empty"]):
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def data_key() -> str:
+    """``KEFU_DATA_KEY``, else the keys of the development key file (the demo shop was loaded
+    with them by :func:`prepare_database`), for production processes that refuse to make one."""
+    from kefu.privacy.keys import encode_key, load_keyring
+
+    if os.environ.get("KEFU_DATA_KEY"):
+        return os.environ["KEFU_DATA_KEY"]
+    development = {k: v for k, v in os.environ.items() if k != "KEFU_PROFILE"}
+    return ",".join(encode_key(key) for key in load_keyring(development).keys)
 
 
 def _spawn(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -234,6 +246,7 @@ def running_cluster(
         "KEFU_ACTION_SECRET": os.environ.get("KEFU_ACTION_SECRET") or secrets.token_urlsafe(32),
         "KEFU_ACTION_SERVER_URL": f"{cluster.actions_url}/webhook",
         "KEFU_ALLOWED_ORIGINS": os.environ.get("KEFU_ALLOWED_ORIGINS") or ORIGINS,
+        "KEFU_DATA_KEY": data_key(),
     }
     if set(server_env) != SERVER_VARIABLES:
         raise RuntimeError("keep SERVER_VARIABLES (and deploy/) in step with the cluster")
