@@ -151,18 +151,18 @@ class EncryptedTrackerStore(SQLTrackerStore):
             id_hash = self.vault.register(
                 connection, tracker.sender_id, last, customers, known_hash=id_hash
             )
-            for event, data in zip(new, dictionaries, strict=True):
-                intent = (data.get("parse_data") or {}).get("intent") or {}
-                session.add(
-                    self.SQLEvent(
-                        sender_id=id_hash,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=intent.get("name"),
-                        action_name=data.get("name"),
-                        data=self.vault.seal_event(data),
-                    )
-                )
+            rows = [
+                {
+                    "sender_id": id_hash,
+                    "type_name": event.type_name,
+                    "timestamp": data.get("timestamp"),
+                    "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
+                    "action_name": data.get("name"),
+                    "data": self.vault.seal_event(data),
+                }
+                for event, data in zip(new, dictionaries, strict=True)
+            ]
+            connection.execute(sa.insert(self.SQLEvent.__table__), rows)  # one executemany
             session.commit()
 
 
