@@ -5,7 +5,8 @@ A conversation's erasure deletes it from the conversation store (all its events,
 links) and, in the shop database, the messages of its hand-off tickets, their transcript,
 entities and summary, the comments of its ratings and its id wherever it was kept (tickets and
 ratings keep only a placeholder, open tickets are abandoned; the console's audit keeps the
-ticket number).  A customer's erasure is :func:`kefu.account.erase_customer` (name, phone,
+ticket number), and the analytics database's pseudonymous facts of it (kefu.analytics, when
+configured).  A customer's erasure is :func:`kefu.account.erase_customer` (name, phone,
 e-mail, addresses, invoices, typed reasons ...) plus the erasure of every conversation they
 took part in: those linked to them while logged in and those of their tickets and ratings.
 
@@ -16,11 +17,12 @@ is finished by running it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import create_engine, delete, inspect, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -40,11 +42,13 @@ class Erased:
     conversations: int = 0
     tickets: int = 0
     ratings: int = 0
+    facts: int = 0
 
     def summary(self) -> str:
+        facts = f", {self.facts} analytics fact(s) deleted" if self.facts else ""
         return (
             f"{self.conversations} conversation(s) deleted from the conversation store, "
-            f"{self.tickets} hand-off ticket(s) and {self.ratings} rating(s) cleared"
+            f"{self.tickets} hand-off ticket(s) and {self.ratings} rating(s) cleared{facts}"
         )
 
 
@@ -90,11 +94,38 @@ def erase_conversations(
     conversation_ids: Iterable[str],
     now: datetime,
 ) -> Erased:
-    """Erase the conversations from the store and the shop database."""
+    """Erase the conversations from the store, the shop database and the analytics facts."""
     ids = _live(conversation_ids)
     deleted = vault.erase(store, ids)
     tickets, ratings = erase_conversation_records(session, ids, now)
-    return Erased(deleted, tickets, ratings)
+    return Erased(deleted, tickets, ratings, erase_analytics(ids))
+
+
+def erase_analytics(
+    conversation_ids: Iterable[str], environ: Mapping[str, str] | None = None
+) -> int:
+    """Delete the conversations' pseudonymous facts (kefu.analytics) when its database and
+    secret are configured (``KEFU_ANALYTICS_DB_URL``, ``KEFU_ANALYTICS_SECRET``); how many."""
+    from kefu.analytics import DB_URL_ENV, SECRET_ENV, conversation_facts
+    from kefu.identity import pseudonymise
+
+    env = os.environ if environ is None else environ
+    url, secret = env.get(DB_URL_ENV), env.get(SECRET_ENV)
+    ids = _live(conversation_ids)
+    if not url or not secret or not ids:
+        return 0
+    engine = create_engine(url, future=True)
+    try:
+        with engine.begin() as connection:
+            if not inspect(connection).has_table(conversation_facts.name):
+                return 0
+            pseudonyms = [pseudonymise(c, secret) for c in ids]
+            facts = conversation_facts.c.conversation
+            return connection.execute(
+                delete(conversation_facts).where(facts.in_(pseudonyms))
+            ).rowcount
+    finally:
+        engine.dispose()
 
 
 def customer_conversations(

@@ -134,3 +134,41 @@ def test_a_due_account_erasure_also_erases_the_conversations(people, mini_shop, 
     assert main(["privacy", "erase-due", "--tracker-db", tracker_for_shop]) == 0
     assert stored_conversations(tracker_for_shop) == {people.other_conversation}
     assert_absent(raw_bytes(tracker_for_shop), [CUSTOMER_PHONE, CUSTOMER_ADDRESS])
+
+
+def test_erasure_reaches_the_pseudonymous_analytics_facts(
+    people, tracker_for_shop, monkeypatch, capsys
+):
+    from sqlalchemy import create_engine, func, insert
+
+    from kefu.analytics import conversation_facts
+    from kefu.analytics import metadata as analytics_metadata
+    from kefu.identity import pseudonymise
+    from tests.shop.conftest import _drop_postgres, _postgres_url
+
+    url, secret = _postgres_url(), "analytics-secret-for-the-privacy-tests-0123456789"
+    monkeypatch.setenv("KEFU_ANALYTICS_DB_URL", url)
+    monkeypatch.setenv("KEFU_ANALYTICS_SECRET", secret)
+    engine = create_engine(url, future=True)
+    try:
+        analytics_metadata.create_all(engine)
+        with engine.begin() as connection:
+            for n, conversation in enumerate([people.anonymous, people.other_conversation]):
+                connection.execute(
+                    insert(conversation_facts).values(
+                        event_key=f"k{n}",
+                        conversation=pseudonymise(conversation, secret),
+                        event="user",
+                        at=1.0,
+                    )
+                )
+        command = ["privacy", "erase", "--conversation", people.anonymous]
+        assert main([*command, "--tracker-db", tracker_for_shop]) == 0
+        assert "1 analytics fact(s) deleted" in capsys.readouterr().out
+        with engine.connect() as connection:
+            left = connection.scalars(select(conversation_facts.c.conversation)).all()
+            assert left == [pseudonymise(people.other_conversation, secret)]
+            assert connection.scalar(select(func.count()).select_from(conversation_facts)) == 1
+    finally:
+        engine.dispose()
+        _drop_postgres(url)
