@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 import requests
 
 from benchmarks.bench import CONVERSATION_LENGTH, MESSAGES, RESULTS, percentile, rss_mb
-from scripts.cluster import Cluster, running_cluster
+from scripts.cluster import Cluster, drop_queue, running_cluster
 
 RUN = uuid.uuid4().hex[:8]
 
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--messages", type=int, default=20, help="per client")
     args = parser.parse_args(argv)
-    with running_cluster() as cluster:
+    queue = f"kefu_bench_{RUN}"  # the benchmark's events are dropped afterwards
+    with running_cluster(broker_queue=queue) as cluster:
         one = load(cluster, cluster.rasa_url(0), "one", args.clients, args.messages)
         two = load(cluster, cluster.url, "two", args.clients, args.messages)
         memory = {
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, process in cluster.processes.items()
             if name != "haproxy"
         }
+    drop_queue(cluster.broker_url, queue)
     report = {
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

@@ -155,6 +155,21 @@ def data_key() -> str:
     return ",".join(encode_key(key) for key in load_keyring(development).keys)
 
 
+def drop_queue(broker_url: str, queue: str) -> None:
+    """Delete a broker queue a test or benchmark made up (its events are of no further use)."""
+    import asyncio
+
+    import aio_pika
+
+    async def drop() -> None:
+        connection = await aio_pika.connect_robust(broker_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(queue)
+
+    asyncio.run(drop())
+
+
 def _spawn(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / f"{name}.log", "w")  # noqa: SIM115 - the child keeps it

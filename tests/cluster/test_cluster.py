@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from kefu.db import make_engine, make_session_factory, session_scope
-from scripts.cluster import DEFAULT_BROKER_URL, ORIGINS, Cluster, running_cluster
+from scripts.cluster import DEFAULT_BROKER_URL, ORIGINS, Cluster, drop_queue, running_cluster
 from tests.channels.socketio_client import Client
 from tests.conftest import CHANNEL_SECRETS
 from tests.demo_orders import forget_failures, order_of_nth_customer
@@ -46,7 +46,7 @@ def cluster():
     except RuntimeError as error:
         pytest.fail(str(error))
     finally:
-        asyncio.run(_drop_queue(os.environ.get("KEFU_BROKER_URL") or DEFAULT_BROKER_URL, queue))
+        drop_queue(os.environ.get("KEFU_BROKER_URL") or DEFAULT_BROKER_URL, queue)
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +58,6 @@ def shop_sessions(cluster):
         forget_failures(session)
     yield factory
     engine.dispose()
-
-
-async def _drop_queue(url: str, queue: str) -> None:
-    connection = await aio_pika.connect_robust(url)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(queue)
 
 
 def say(cluster: Cluster, base: str, sender: str, text: str) -> requests.Response:
