@@ -94,7 +94,7 @@ def test_the_production_endpoints_name_exactly_the_derived_variables():
         "KEFU_ACTION_SECRET",
     }
     endpoints = yaml.safe_load((ROOT / PRODUCTION_ENDPOINTS).read_text(encoding="utf-8"))
-    assert endpoints["tracker_store"]["type"] == "SQL"
+    assert endpoints["tracker_store"]["type"] == "kefu_rasa.tracker_store.EncryptedTrackerStore"
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     assert endpoints["lock_store"]["type"] == "redis"
     assert endpoints["event_broker"]["type"] == "kefu_rasa.broker.PikaEventBroker"

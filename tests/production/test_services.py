@@ -4,7 +4,9 @@ saved under its Redis lock lands in PostgreSQL and its events arrive on RabbitMQ
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import secrets
 import uuid
 
 import aio_pika
@@ -33,6 +35,7 @@ def production_env(monkeypatch, tracker_db_url, redis_url, broker_url):
         "KEFU_BROKER_QUEUE": queue,
         "KEFU_ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
         "KEFU_ACTION_SECRET": "x" * 32,
+        "KEFU_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     for name, value in {**env, **endpoint_environment(env)}.items():
         monkeypatch.setenv(name, value)
@@ -99,11 +102,19 @@ async def test_a_conversation_is_locked_in_redis_stored_in_postgres_and_publishe
 
     engine = create_engine(production_env["KEFU_TRACKER_DB_URL"], future=True)
     with engine.connect() as connection:
+        id_hash = store.vault.id_hash(connection, conversation)  # ids are stored as keyed hashes
         rows = connection.execute(
-            text("SELECT type_name FROM events WHERE sender_id = :s ORDER BY id"),
-            {"s": conversation},
-        ).scalars()
-        assert list(rows) == [event.type_name for event in events]
+            text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+            {"s": id_hash},
+        ).all()
+        assert [row.type_name for row in rows] == [event.type_name for event in events]
+        assert not any("你好" in row.data or conversation in row.data for row in rows)  # sealed
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": conversation}
+            ).scalar()
+            == 0
+        )
     engine.dispose()
     assert [event["sender_id"] for event in received] == [conversation] * len(events)
     assert [event["event"] for event in received] == [event.type_name for event in events]
