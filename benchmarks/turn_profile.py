@@ -36,7 +36,7 @@ import requests
 from benchmarks import sql_timing
 from benchmarks.bench_env import isolate
 from benchmarks.conversations import conversations
-from benchmarks.load import percentile
+from benchmarks.load import percentile, rss_mb
 from scripts.stack import MODEL, ROOT, free_port
 
 TRACKER_STORE = "tracker store"
@@ -152,7 +152,9 @@ async def _profile(model: Path, bot: str, repeats: int, endpoints) -> dict:
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import UserMessage
 
+    rss = {"before_load": rss_mb(os.getpid())}
     agent = await load_agent(model_path=str(model), endpoints=endpoints)
+    rss["after_load"] = rss_mb(os.getpid())
     chats = conversations(bot)
     texts = [text for chat in chats for text in chat]
 
@@ -186,7 +188,9 @@ async def _profile(model: Path, bot: str, repeats: int, endpoints) -> dict:
                 turn.samples.clear()
                 turn.calls.clear()
                 sql_timing.snapshot(reset=True)
+    rss["after_turns"] = rss_mb(os.getpid())
     return {
+        "rss_mb": {k: round(v, 1) for k, v in rss.items()},
         "parse_messages": repeats * len(texts),
         "parse": parse.summary(repeats * len(texts)),
         "turn_messages": repeats * len(texts),
