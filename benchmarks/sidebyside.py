@@ -272,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
 def build_report(bots: dict, clients: int, started: str, start_load: list[float]) -> dict:
     """The report of what has been measured so far in the run started at ``started``."""
     heads = {name: headline(b, clients) if b["load"] else {} for name, b in bots.items()}
-    if bots["kefu"].get("training_log", {}).get("complete"):
-        heads["kefu"]["training_scratch_s"] = bots["kefu"]["training_log"]["logged_s"]
     ratios = {k: ratio(heads["kefu"].get(k), v) for k, v in heads["stock"].items()}
+    if bots["kefu"].get("training_log", {}).get("complete"):  # another time: no ratio
+        heads["kefu"]["training_scratch_s"] = bots["kefu"]["training_log"]["logged_s"]
     return {
         "date": started,
         "machine": machine(),
