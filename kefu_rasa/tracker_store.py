@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,27 @@ from kefu.privacy.keys import load_keyring
 
 TRACKER_URL_ENV = "KEFU_TRACKER_DB_URL"
 LEGACY_BATCH = 200
+_STARTING = threading.Lock()
+STARTUP_LOCK_KEY = 0x6B656675  # "kefu": the advisory lock of the tracker store's start-up work
+
+
+@contextmanager
+def _one_at_a_time(engine: sa.engine.Engine) -> Iterator[None]:
+    """Start-up work (tables, legacy rows) done by one instance at a time on PostgreSQL (an
+    advisory lock held for the block); elsewhere a batch another process sealed first is
+    rolled back and the next one read."""
+    if engine.dialect.name != "postgresql":
+        with _STARTING:  # the threads of one process; other processes: see the docstring
+            yield
+        return
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK_KEY})
+        try:
+            yield
+        finally:
+            connection.execute(
+                sa.text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK_KEY}
+            )
 
 
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -109,13 +133,20 @@ class EncryptedTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self.vault = ConversationVault(self.engine, cipher)
-        self.vault.ensure_schema()
-        with self.engine.begin() as connection:
-            self.vault.check_keys(connection)
-        while True:
+        with _one_at_a_time(self.engine):  # instances starting together on one database
+            try:
+                self.vault.ensure_schema()
+            except sa.exc.DBAPIError:  # another process created the tables meanwhile
+                self.vault.ensure_schema()
             with self.engine.begin() as connection:
-                if not self.vault.seal_legacy(connection, LEGACY_BATCH):
-                    break
+                self.vault.check_keys(connection)
+            while True:
+                try:
+                    with self.engine.begin() as connection:
+                        if not self.vault.seal_legacy(connection, LEGACY_BATCH):
+                            break
+                except sa.exc.IntegrityError:
+                    continue  # another instance sealed some of this batch first: next batch
 
     async def keys(self) -> list[str]:
         """The stored conversation ids (decrypted)."""

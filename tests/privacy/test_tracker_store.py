@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rasa.shared.core.domain import Domain
@@ -174,3 +175,32 @@ def test_the_production_endpoints_settings_open_the_encrypted_store(data_key, tr
     assert asyncio.run(tracker_store.keys()) == [CONVERSATION]
     tracker_store.engine.dispose()
     assert_absent(raw_bytes(tracker_db))
+
+
+def test_instances_starting_together_seal_the_old_rows_once(data_key, tracker_db):
+    # two Rasa instances of a cluster start at once on the same database with rows written
+    # before encryption: neither may fail on the other's sealing
+    engine = create_engine(tracker_db, future=True)
+    metadata.create_all(engine, tables=[EVENTS])
+    with engine.begin() as connection:
+        for n in range(300):
+            data = {
+                "event": "user",
+                "text": f"第{n}条",
+                "timestamp": float(n),
+                "parse_data": {"intent": {"name": "inform"}, "entities": []},
+            }
+            connection.execute(
+                insert(EVENTS).values(
+                    sender_id=f"rest:{n}",
+                    type_name="user",
+                    timestamp=float(n),
+                    data=json.dumps(data),
+                )
+            )
+    engine.dispose()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        stores = list(pool.map(lambda _: store(tracker_db), range(2)))
+    assert len(asyncio.run(stores[0].keys())) == 300
+    restored = asyncio.run(stores[1].retrieve("rest:299"))
+    assert restored.latest_message.text == "第299条"
