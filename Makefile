@@ -74,6 +74,7 @@ bench: train  ## latency, throughput, memory, training time; side by side with s
 	$(PY) -m benchmarks.search_bench
 	$(PY) -m benchmarks.recommend
 	$(PY) -m benchmarks.adversarial
+	$(PY) -m scripts.longtail_eval
 	$(PY) -m benchmarks.privacy_bench
 	@scripts/haproxy_deps.sh
 	$(PY) -m benchmarks.cluster
