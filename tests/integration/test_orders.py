@@ -236,6 +236,27 @@ def test_policy_answers_come_from_the_policy_file(bot):
     )
 
 
+@pytest.mark.parametrize(
+    "question, language, topic",
+    [
+        ("企业能开增值税专用发票吗", "zh", "get_invoice"),
+        ("how long until a refund reaches my card?", "en", "check_refund_policy"),
+    ],
+)
+def test_a_general_question_is_answered_without_asking_for_an_order(bot, question, language, topic):
+    from kefu.policies import answer, policies
+
+    chat = Chat(bot)
+    said = texts_of(chat.say(question))
+    # read as the policy question or as an order task: the policy answers it either way
+    assert answer(policies(), topic, language) in said
+    assert "订单号" not in said and "order number" not in said.lower()
+    # and no order form is waiting for a number afterwards
+    tracker = bot.tracker(bot.conversation_id(chat.sender))
+    assert not (tracker.get("active_loop") or {}).get("name")
+    assert texts_of(chat.say("好的谢谢" if language == "zh" else "ok thanks"))
+
+
 def test_newsletter_needs_a_login_and_then_changes_the_account(bot, sessions):
     anonymous = texts_of(Chat(bot).say("please unsubscribe me from your promo emails"))
     assert "https://" in anonymous  # steps with the link, nothing changed
