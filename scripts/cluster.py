@@ -42,6 +42,7 @@ from scripts.stack import LIMIT_SCALE, MODEL, ROOT, free_port
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
 LOG_DIR = ROOT / ".kefu" / "cluster"
 DEFAULT_DB_URL = "postgresql://postgres@127.0.0.1:5432/kefu_cluster"
+TEST_DB_URL = "postgresql://postgres@127.0.0.1:5432/kefu_cluster_test"  # made anew by each test run
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -126,11 +127,14 @@ class _Sink(http.server.BaseHTTPRequestHandler):
         return
 
 
-def prepare_database(url: str) -> None:
-    """Create the PostgreSQL database if missing, migrate it, load the demo shop into it once."""
+def prepare_database(url: str, fresh: bool = False) -> None:
+    """Create the PostgreSQL database if missing (``fresh``: drop it first), migrate it, load
+    the demo shop into it once."""
     parsed = make_url(url)
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
+        if fresh:  # nothing from an earlier run, e.g. sealed with another machine's data key
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         exists = connection.execute(
             text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
         ).scalar()
@@ -212,17 +216,21 @@ def running_cluster(
     ports: dict[str, int] | None = None,
     broker_queue: str | None = None,
     startup_timeout: float = 240,
+    db_url: str | None = None,
+    fresh_database: bool = False,
 ) -> Iterator[Cluster]:
     """Start ``instances`` Rasa instances and as many action servers behind HAProxy; stop them
     all afterwards.  ``ports`` (``lb``, ``lb_actions``, ``rasa``, ``actions``: the first of a
-    run of consecutive ports) default to free ones."""
+    run of consecutive ports) default to free ones; the shop and conversations live in
+    ``db_url`` (``KEFU_CLUSTER_DB_URL``, else :data:`DEFAULT_DB_URL`), made anew when
+    ``fresh_database``."""
     if not MODEL.exists():
         raise RuntimeError("models/kefu.tar.gz is missing: run `make train` first")
     if instances != 2:
         raise ValueError("deploy/haproxy/haproxy.cfg lists two instances of each server")
     ports = ports or {}
-    db_url = os.environ.get("KEFU_CLUSTER_DB_URL") or DEFAULT_DB_URL
-    prepare_database(db_url)
+    db_url = db_url or os.environ.get("KEFU_CLUSTER_DB_URL") or DEFAULT_DB_URL
+    prepare_database(db_url, fresh=fresh_database)
 
     def pick(name: str, n: int) -> int:  # a run of ports from ports[name], else free ones
         return ports[name] + n if ports.get(name) else free_port()

@@ -18,7 +18,14 @@ import pytest
 import requests
 
 from kefu.db import make_engine, make_session_factory, session_scope
-from scripts.cluster import DEFAULT_BROKER_URL, ORIGINS, Cluster, drop_queue, running_cluster
+from scripts.cluster import (
+    DEFAULT_BROKER_URL,
+    ORIGINS,
+    TEST_DB_URL,
+    Cluster,
+    drop_queue,
+    running_cluster,
+)
 from tests.channels.socketio_client import Client
 from tests.conftest import CHANNEL_SECRETS
 from tests.demo_orders import forget_failures, order_of_nth_customer
@@ -41,7 +48,10 @@ def cluster():
         with pytest.MonkeyPatch.context() as patch:
             for name in CHANNEL_SECRETS:
                 patch.delenv(name, raising=False)
-            with running_cluster(broker_queue=queue) as running:
+            # a database of its own, made anew: nothing from an earlier run or another key
+            with running_cluster(
+                broker_queue=queue, db_url=TEST_DB_URL, fresh_database=True
+            ) as running:
                 yield running
     except RuntimeError as error:
         pytest.fail(str(error))
