@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from scripts.stack import ROOT, free_port
+from scripts.stack import ROOT, free_port, stop_process_group
 
 VENV_BIN = ROOT / ".venv" / "bin"
 CACHE = Path(os.environ.get("KEFU_BENCH_CACHE", ROOT / ".kefu" / "bench"))
@@ -147,13 +146,7 @@ def running(bot: StockBot, startup_timeout: float = 300) -> Iterator[Server]:
             time.sleep(1)
         yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
         log.close()
 
 

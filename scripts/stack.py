@@ -128,9 +128,17 @@ def running_stack(startup_timeout: float = 300) -> Iterator[Stack]:
             time.sleep(1)
         yield stack
     finally:
+        stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen, grace_seconds: float = 30) -> None:
+    """Ctrl-C to a server started in its own session (and its children), then a kill after
+    ``grace_seconds``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
