@@ -5,19 +5,14 @@ an agent who may see the ticket, and nothing is ever sent to the customer by the
 from __future__ import annotations
 
 import pytest
-from aiohttp import web
 
 from kefu import handoff
-from kefu.agent_console import ConsoleSettings, create_app
 from kefu.db import session_scope
 from kefu.knowledge.index import KnowledgeBase
-from scripts.stack import free_port
 from tests.shop.order_shop import PHONE, shop  # noqa: F401  (fixture)
 from tests.shop.test_agent_console import (  # noqa: F401  (fixtures)
-    HASHES,
-    SECRET,
-    TOKEN,
     Console,
+    console_for,
     conversation_events,
     open_ticket,
     rasa,
@@ -26,29 +21,13 @@ from tests.shop.test_agent_console import (  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-async def console_with():
+def console_with(console_for):  # noqa: F811 (the imported fixture)
     """Starts the console on a shop's session factory with the knowledge base ``kb``."""
-    runners, consoles = [], []
 
     async def start(factory, rasa_url: str, kb: KnowledgeBase) -> Console:
-        settings = ConsoleSettings(
-            agents=HASHES, secret=SECRET, rasa_url=rasa_url, api_token=TOKEN, rasa_timeout=3
-        )
-        runner = web.AppRunner(create_app(factory, settings, knowledge=kb))
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        runners.append(runner)
-        console = Console(f"http://127.0.0.1:{port}", [])
-        consoles.append(console)
-        return console
+        return await console_for(factory, rasa_url, knowledge=kb)
 
-    yield start
-    for console in consoles:
-        for agent in console.agents:
-            await agent.http.close()
-    for runner in runners:
-        await runner.cleanup()
+    return start
 
 
 async def test_the_assist_summarises_and_suggests_without_sending_anything(

@@ -194,7 +194,8 @@ class Console:
 
 @pytest.fixture
 async def console_for():
-    """Starts the console on a shop's session factory, talking to ``rasa_url``."""
+    """Starts the console on a shop's session factory, talking to ``rasa_url`` (with the
+    knowledge base ``knowledge`` for agent assist)."""
     runners, consoles = [], []
 
     async def start(
@@ -203,6 +204,7 @@ async def console_for():
         token: str = TOKEN,
         clock=None,
         security: ConsoleSecurity | None = None,
+        knowledge=None,
     ) -> Console:
         settings = ConsoleSettings(
             agents=HASHES,
@@ -212,7 +214,7 @@ async def console_for():
             rasa_timeout=3,
             security=security or ConsoleSecurity(),
         )
-        runner = web.AppRunner(create_app(factory, settings, clock=clock))
+        runner = web.AppRunner(create_app(factory, settings, clock=clock, knowledge=knowledge))
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
