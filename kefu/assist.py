@@ -36,7 +36,7 @@ from kefu.knowledge.answer import ANSWER, SOURCE_LABEL, answer, citation, produc
 from kefu.knowledge.facts import Fact
 from kefu.knowledge.index import KnowledgeBase, KnowledgeIndex, question_terms
 from kefu.models import Order, Product
-from kefu.orders import ITEM_LINE, VIEW_TEXTS, latest_order, order_details
+from kefu.orders import ITEM_LINE, VIEW_TEXTS, after_sales_lines, latest_order, order_details
 from kefu.policies import TOPICS as POLICY_TOPICS
 from kefu.products import load_details, money
 
@@ -83,8 +83,6 @@ TEXTS: Mapping[str, Bilingual] = {
         "The customer mentioned order {order_no}, which is not the logged-in customer's (or "
         "they are not logged in): not shown; verify their identity first.",
     ),
-    "shipment": VIEW_TEXTS["shipment"],
-    "latest_event": VIEW_TEXTS["latest_event"],
     "product": Bilingual("商品：{line}", "Product: {line}"),
     "in_stock": Bilingual("库存 {count} 件", "{count} in stock"),
     "sold_out": Bilingual("缺货", "sold out"),
@@ -217,32 +215,7 @@ def _order_body(session: Session, order: Order, language: str) -> tuple[str, str
         ITEM_LINE.format(title=i.title, quantity=i.quantity, amount=money(i.subtotal))
         for i in details.items
     ]
-    for shipment in details.shipments:
-        body.append(
-            _text(
-                "shipment",
-                language,
-                carrier=shipment.carrier,
-                tracking_no=shipment.tracking_no,
-                status=shipment.status_text,
-            )
-        )
-        if shipment.events:
-            latest = shipment.events[0]
-            at = latest.at.strftime("%Y-%m-%d %H:%M")
-            body.append(_text("latest_event", language, at=at, description=latest.description))
-    for r in details.returns:
-        body.append(
-            VIEW_TEXTS["return_line"].get(language).format(item=r.item_title, status=r.status_text)
-        )
-    for r in details.refunds:
-        body.append(
-            VIEW_TEXTS["refund_line"]
-            .get(language)
-            .format(amount=money(r.amount), status=r.status_text)
-        )
-        if r.in_progress and r.timeline:
-            body.append(r.timeline)
+    body += after_sales_lines(details, language)
     return line, mask_proofs("\n".join(body))
 
 

@@ -587,6 +587,33 @@ def tracking_text(details: OrderDetails, language: str) -> str:
     return "\n".join(lines)
 
 
+def after_sales_lines(details: OrderDetails, language: str) -> list[str]:
+    """Where the order is since it was paid: each parcel with its latest update, returns and
+    refunds (with the timeline of one in progress)."""
+    lines = []
+    for s in details.shipments:
+        lines.append(
+            _view(
+                "shipment",
+                language,
+                carrier=s.carrier,
+                tracking_no=s.tracking_no,
+                status=s.status_text,
+            )
+        )
+        if s.events:
+            latest = s.events[0]
+            at = latest.at.strftime(TIME_FORMAT)
+            lines.append(_view("latest_event", language, at=at, description=latest.description))
+    for r in details.returns:
+        lines.append(_view("return_line", language, item=r.item_title, status=r.status_text))
+    for r in details.refunds:
+        lines.append(_view("refund_line", language, amount=money(r.amount), status=r.status_text))
+        if r.in_progress and r.timeline:
+            lines.append(r.timeline)
+    return lines
+
+
 def summary_text(details: OrderDetails, language: str) -> str:
     """The order at a glance: status, items, money, address, latest tracking and after-sales."""
     lines = [
@@ -621,26 +648,7 @@ def summary_text(details: OrderDetails, language: str) -> str:
             phone=details.phone,
         )
     )
-    for s in details.shipments:
-        lines.append(
-            _view(
-                "shipment",
-                language,
-                carrier=s.carrier,
-                tracking_no=s.tracking_no,
-                status=s.status_text,
-            )
-        )
-        if s.events:
-            latest = s.events[0]
-            at = latest.at.strftime(TIME_FORMAT)
-            lines.append(_view("latest_event", language, at=at, description=latest.description))
-    for r in details.returns:
-        lines.append(_view("return_line", language, item=r.item_title, status=r.status_text))
-    for r in details.refunds:
-        lines.append(_view("refund_line", language, amount=money(r.amount), status=r.status_text))
-        if r.in_progress and r.timeline:
-            lines.append(r.timeline)
+    lines += after_sales_lines(details, language)
     for i in details.invoices:
         lines.append(_view("invoice_line", language, kind=i.kind, status=i.status_text))
     return "\n".join(lines)
