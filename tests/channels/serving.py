@@ -24,6 +24,13 @@ async def serving(
     blueprints = [(blueprint, url_prefix)] if isinstance(blueprint, Blueprint) else blueprint
     for each, prefix in blueprints:
         app.blueprint(each, url_prefix=prefix)
+    async with serving_app(app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serving_app(app: Sanic) -> AsyncIterator[str]:
+    """Run the Sanic ``app`` on 127.0.0.1 until the block ends; yields the base URL."""
     port = free_port()
     server = await app.create_server(
         host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False

@@ -3,7 +3,6 @@ the agent console, on real servers (kefu/metrics.py, kefu_rasa/metrics.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from types import SimpleNamespace
 
@@ -14,7 +13,7 @@ from sanic import Sanic
 
 from actions.server import create_app
 from kefu_rasa import metrics as rasa_metrics
-from scripts.stack import free_port
+from tests.channels.serving import serving_app
 from tests.shop.test_agent_console import console_for  # noqa: F401  (fixture)
 from tests.shop.test_service_actions import bot_shop, tracker, user  # noqa: F401  (fixture)
 
@@ -25,22 +24,6 @@ _names = itertools.count()
 
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-@contextlib.asynccontextmanager
-async def running(app: Sanic):
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    await server.startup()
-    await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
 
 
 def action_call(name: str, events: list[dict]) -> dict:
@@ -73,7 +56,7 @@ async def test_the_action_server_counts_actions_errors_and_hand_offs(bot_shop): 
         "handoffs": sample("kefu_handoffs_total", reason="requested"),
         "timed": sample("kefu_action_seconds_count", action="action_handoff"),
     }
-    async with running(app) as url, aiohttp.ClientSession() as http:
+    async with serving_app(app) as url, aiohttp.ClientSession() as http:
         call = action_call("action_handoff", [user("转人工", "contact_human_agent")])
         async with http.post(f"{url}/webhook", json=call, headers=auth) as answer:
             assert answer.status == 200
@@ -148,7 +131,7 @@ async def test_rasa_serves_metrics_and_is_healthy_only_with_a_model():
     app = Sanic(f"kefu_metrics_{next(_names)}", configure_logging=False)
     rasa_metrics.add_routes(app)
     app.ctx.agent = None
-    async with running(app) as url, aiohttp.ClientSession() as http:
+    async with serving_app(app) as url, aiohttp.ClientSession() as http:
         async with http.get(f"{url}/metrics") as answer:
             assert answer.status == 200 and "kefu_turns_total" in await answer.text()
         async with http.get(f"{url}/health") as answer:
