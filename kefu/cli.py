@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from kefu import migrate
+from kefu.arguments import positive_int
 from kefu.db import database_url, make_engine, make_session_factory, session_scope
 from kefu.privacy.commands import add_commands as add_privacy_commands
 from kefu.review.commands import add_commands as add_review_commands
@@ -216,12 +217,6 @@ def cmd_recommend_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number of at least 1")
-    return int(value)
-
-
 def _event_kinds(value: str) -> list[str]:
     from kefu.models import EVENT_KINDS
 
@@ -310,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_demo_load)
     site = demo.add_parser("serve", help="serve the demo shop's web site with the web chat")
     site.add_argument("--host", default="127.0.0.1")
-    site.add_argument("--port", type=_positive_int, default=8000)
+    site.add_argument("--port", type=positive_int, default=8000)
     site.add_argument(
         "--bot-url",
         help="the kefu server the web chat talks to (default: KEFU_BOT_URL, else "
@@ -327,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         "KEFU_AGENT_SECRET, Rasa API token from KEFU_API_TOKEN)",
     )
     console.add_argument("--host", default="127.0.0.1")
-    console.add_argument("--port", type=_positive_int, default=8100)
+    console.add_argument("--port", type=positive_int, default=8100)
     console.add_argument(
         "--rasa-url",
         default="http://127.0.0.1:5005",
@@ -343,8 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--since", default="7d", help="7d, 12h, 2w or a date (default: 7d)")
     audit.add_argument("--agent", help="only this agent")
-    audit.add_argument("--ticket", type=_positive_int, help="only this ticket")
-    audit.add_argument("--limit", type=_positive_int, default=1000, help="latest rows shown")
+    audit.add_argument("--ticket", type=positive_int, help="only this ticket")
+    audit.add_argument("--limit", type=positive_int, default=1000, help="latest rows shown")
     audit.set_defaults(func=cmd_agent_audit)
 
     catalog = commands.add_parser("catalog", help="import or export products").add_subparsers(
@@ -384,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="leave-last-out HR@k / NDCG@k of CF and popularity on a CSV log"
     )
     evaluator.add_argument("log", type=Path, help="CSV with the columns user,item,timestamp")
-    evaluator.add_argument("--k", type=_positive_int, default=10, help="list length")
+    evaluator.add_argument("--k", type=positive_int, default=10, help="list length")
     evaluator.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluator.set_defaults(func=cmd_recommend_evaluate)
     log = recommend.add_parser(
@@ -405,8 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     token = identity.add_parser(
         "token", help="print a signed login token for a customer (for front-end developers)"
     )
-    token.add_argument("customer_id", type=_positive_int)
-    token.add_argument("--ttl", type=_positive_int, default=3600, help="seconds (default 3600)")
+    token.add_argument("customer_id", type=positive_int)
+    token.add_argument("--ttl", type=positive_int, default=3600, help="seconds (default 3600)")
     token.set_defaults(func=cmd_identity_token)
 
     add_privacy_commands(commands, _session_factory)  # privacy …, keys … (kefu.privacy)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kefu.arguments import positive_int
 from kefu.db import session_scope
 from kefu.privacy.cipher import DecryptionError
 from kefu.privacy.keys import (
@@ -245,12 +246,6 @@ def _tracker_db(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number of at least 1")
-    return int(value)
-
-
 def add_commands(commands: Any, session_factory: Callable[[], Any]) -> None:
     """Add ``privacy``, ``keys``, ``backup`` and ``restore`` to the ``kefu`` command."""
     privacy = commands.add_parser(
@@ -266,24 +261,24 @@ def add_commands(commands: Any, session_factory: Callable[[], Any]) -> None:
         "erase", help="erase a customer everywhere, or one conversation (any channel)"
     )
     who = erase.add_mutually_exclusive_group(required=True)
-    who.add_argument("--customer", type=_positive, help="customer id")
+    who.add_argument("--customer", type=positive_int, help="customer id")
     who.add_argument("--conversation", help='conversation id, e.g. "telegram:12345"')
     erase.set_defaults(func=cmd_erase)
     export = privacy.add_parser(
         "export", help="write everything kefu holds about a customer as JSON (decrypted)"
     )
-    export.add_argument("customer_id", type=_positive)
+    export.add_argument("customer_id", type=positive_int)
     export.add_argument("--out", type=Path, help="file to write, mode 600 (default: stdout)")
     export.set_defaults(func=cmd_export)
     retention = privacy.add_parser(
         "retention", help="erase conversations older than privacy.retention_days (run daily)"
     )
-    retention.add_argument("--days", type=_positive, help="override shop.yml's period")
+    retention.add_argument("--days", type=positive_int, help="override shop.yml's period")
     retention.set_defaults(func=cmd_retention)
     daily = privacy.add_parser(
         "daily", help="retention and due erasures now and every 24 hours (make run starts it)"
     )
-    daily.add_argument("--every-hours", type=_positive, default=24)
+    daily.add_argument("--every-hours", type=positive_int, default=24)
     daily.add_argument("--once", action="store_true", help="run once and stop")
     daily.set_defaults(func=cmd_daily, days=None)
     for parser in (due, erase, export, retention, daily):
@@ -300,7 +295,7 @@ def add_commands(commands: Any, session_factory: Callable[[], Any]) -> None:
     rotate = keys.add_parser(
         "rotate", help="re-encrypt everything with the active key, in resumable batches"
     )
-    rotate.add_argument("--batch", type=_positive, default=ROTATE_BATCH)
+    rotate.add_argument("--batch", type=positive_int, default=ROTATE_BATCH)
     rotate.add_argument(
         "--retire", action="store_true", help="then drop the older keys from the key file"
     )

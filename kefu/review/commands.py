@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from kefu.arguments import positive_int
 from kefu.clock import utc_now
 from kefu.db import session_scope
 from kefu.models import REVIEW_STATUSES
@@ -51,12 +52,6 @@ def _status(value: str) -> str | None:
     if value not in REVIEW_STATUSES:
         raise argparse.ArgumentTypeError(f"one of {', '.join(REVIEW_STATUSES)}, all")
     return value
-
-
-def _count(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError("a whole number above 0")
-    return int(value)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -131,7 +126,7 @@ def add_commands(commands: argparse._SubParsersAction, session_factory: Callable
 
     lister = review.add_parser("list", help="show the queue, or write it for annotating")
     lister.add_argument("--status", type=_status, default="pending", help="or all")
-    lister.add_argument("--limit", type=_count, default=LIST_LIMIT)
+    lister.add_argument("--limit", type=positive_int, default=LIST_LIMIT)
     lister.add_argument("--out", type=Path, help="write an annotation file (YAML)")
     lister.set_defaults(session_factory=session_factory, func=cmd_list)
 
