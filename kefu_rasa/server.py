@@ -163,7 +163,7 @@ def mask_tokens_in_access_log() -> None:
 def _configure_app_with_guard(original: Callable[..., Any]) -> Callable[..., Any]:
     def configure_app(*args: Any, **kwargs: Any) -> Any:
         from kefu import logs
-        from kefu_rasa import broker, metrics
+        from kefu_rasa import broker, metrics, speedups
 
         app = original(*args, **kwargs)
         token = kwargs.get("auth_token", args[2] if len(args) > 2 else None)
@@ -173,6 +173,7 @@ def _configure_app_with_guard(original: Callable[..., Any]) -> Callable[..., Any
         broker.install()  # a turn's events are on RabbitMQ before its reply goes out
         logs.configure()  # after Rasa set up its handlers: JSON lines with KEFU_LOG_FORMAT=json
         mask_tokens_in_access_log()
+        app.register_listener(speedups.close_sessions, "after_server_stop")
         return app
 
     return configure_app

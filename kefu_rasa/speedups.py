@@ -11,22 +11,38 @@ each) for every event it deserialises: about 7 % of the server's CPU, since ever
 conversation from the tracker store.  Here found classes are remembered by type name; unknown
 names still go through Rasa's own lookup (same default, same error).
 
+``EndpointConfig.request`` (every custom-action call) opens a new aiohttp session, hence a new
+connection, and closes it after one request.  Here each endpoint keeps one session per event
+loop, whose connections are kept alive for less time than the action server's (Sanic: 5 s), so
+that a reused connection is never one the server is closing.  Requests, headers, timeout and
+errors are Rasa's own; ``close_sessions`` closes them when the server stops.
+
 Applied once, when kefu's plug-ins are imported (``kefu_rasa/__init__.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from functools import lru_cache
 from typing import Any
 
+import aiohttp
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
+from rasa.utils.endpoints import EndpointConfig
 
 _rasa_resolve_by_type = Event.resolve_by_type
 _event_classes: dict[str, type[Event]] = {}
+KEEPALIVE_SECONDS = 2.0  # below the action server's keep-alive (Sanic's default: 5 s)
+# event loop -> id(endpoint) -> (endpoint, its session); a loop's sessions go with the loop
+_sessions: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[int, tuple[EndpointConfig, aiohttp.ClientSession]]
+] = weakref.WeakKeyDictionary()
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +77,44 @@ def _resolve_by_type(type_name: str, default: type[Event] | None = None) -> type
     return cls
 
 
+class _Borrowed:
+    """``async with`` over a kept session: entering gives it, leaving keeps it open."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self.session
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        return None
+
+
+def _kept_session(self: EndpointConfig) -> _Borrowed:
+    """The endpoint's session on the running event loop, made on first use (Rasa's settings:
+    headers, basic auth, timeout) with connections kept alive for ``KEEPALIVE_SECONDS``."""
+    kept = _sessions.setdefault(asyncio.get_running_loop(), {})
+    endpoint, session = kept.get(id(self), (None, None))
+    if endpoint is not self or session is None or session.closed:
+        auth = self.basic_auth
+        session = aiohttp.ClientSession(
+            headers=self.headers,
+            auth=aiohttp.BasicAuth(auth["username"], auth["password"]) if auth else None,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+        )
+        kept[id(self)] = (self, session)
+    return _Borrowed(session)
+
+
+async def close_sessions(*_args: Any) -> None:
+    """Close the kept sessions of the running event loop (a server listener)."""
+    for _endpoint, session in _sessions.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()
+
+
 def apply() -> None:
     """Install the speed-ups (idempotent)."""
     RemoteAction._validate_action_result = _validate_action_result
     Event.resolve_by_type = staticmethod(_resolve_by_type)
+    EndpointConfig.session = _kept_session

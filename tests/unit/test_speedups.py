@@ -44,3 +44,43 @@ def test_events_still_round_trip():
 
     event = UserUttered("你好", {"name": "greet", "confidence": 1.0})
     assert Event.from_parameters(event.as_dict()) == event
+
+
+async def test_action_calls_reuse_one_connection_and_keep_rasas_request():
+    """Three calls through Rasa's ``EndpointConfig.request``: one TCP connection, Rasa's
+    headers and token on each, and a server error still raised as Rasa raises it."""
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError
+
+    from kefu_rasa.speedups import close_sessions
+
+    seen = []
+
+    async def handler(request):
+        seen.append((request.transport.get_extra_info("peername"), request.headers["X-Secret"]))
+        if request.query.get("token") != "t":
+            return web.Response(status=403)
+        return web.json_response({"ok": len(seen)})
+
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        endpoint = EndpointConfig(
+            f"http://127.0.0.1:{port}/webhook", headers={"X-Secret": "s"}, token="t"
+        )
+        replies = [await endpoint.request(json={}) for _ in range(3)]
+        assert replies == [{"ok": 1}, {"ok": 2}, {"ok": 3}]
+        assert len({peer for peer, _ in seen}) == 1 and {s for _, s in seen} == {"s"}
+        endpoint.token = "wrong"
+        with pytest.raises(ClientResponseError):
+            await endpoint.request(json={})
+        async with endpoint.session() as session:
+            await close_sessions()
+            assert session.closed
+    finally:
+        await runner.cleanup()
