@@ -35,8 +35,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import SingletonThreadPool
 
 from kefu.privacy.cipher import Cipher
-from kefu.privacy.conversations import CUSTOMER_TOKEN_KEY, ConversationVault
+from kefu.privacy.conversations import CUSTOMER_TOKEN_KEY, EVENTS, ConversationVault
 from kefu.privacy.keys import load_keyring
+from kefu_rasa.tracker_cache import SESSION_STARTED, CachedSession, SessionCache, StoredRow
 
 TRACKER_URL_ENV = "KEFU_TRACKER_DB_URL"
 LEGACY_BATCH = 200
@@ -113,9 +114,13 @@ class EncryptedTrackerStore(SQLTrackerStore):
         host: str | None = None,
         dialect: str | None = None,
         event_broker: EventBroker | None = None,
+        cache_size: int = 2000,
+        cache_ttl_seconds: float = 600.0,
         **kwargs: Any,
     ) -> None:
-        """Open (and create) the database, check the keys, seal rows from before encryption."""
+        """Open (and create) the database, check the keys, seal rows from before encryption.
+        The current sessions of up to ``cache_size`` conversations active in the last
+        ``cache_ttl_seconds`` are kept decrypted in the process (:mod:`kefu_rasa.tracker_cache`)."""
         settings = {
             k: kwargs.pop(k) for k in ("port", "username", "password", "query") if k in kwargs
         }
@@ -133,6 +138,7 @@ class EncryptedTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self.vault = ConversationVault(self.engine, cipher)
+        self.sessions = SessionCache(int(cache_size), float(cache_ttl_seconds))
         with _one_at_a_time(self.engine):  # instances starting together on one database
             try:
                 self.vault.ensure_schema()
@@ -157,22 +163,80 @@ class EncryptedTrackerStore(SQLTrackerStore):
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
         with self.session_scope() as session:
-            id_hash = self.vault.id_hash(session.connection(), sender_id)
-            if id_hash is None:
-                return None
-            rows = self._event_query(session, id_hash, fetch_events_from_all_sessions).all()
-            events = [self.vault.open_event(row.data) for row in rows]
+            if fetch_events_from_all_sessions:
+                id_hash = self.vault.id_hash(session.connection(), sender_id)
+                if id_hash is None:
+                    return None
+                rows = self._event_query(session, id_hash, True).all()
+                events = [self.vault.open_event(row.data) for row in rows]
+            else:
+                kept = self._current_session(session.connection(), sender_id)
+                events = kept.events if kept else []
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
+
+    def _current_session(
+        self, connection: sa.engine.Connection, sender_id: str
+    ) -> CachedSession | None:
+        """The conversation's current session: the kept one brought up to date with the rows
+        stored since, or read whole when none is kept or it no longer matches the rows."""
+        kept = self.sessions.get(sender_id)
+        if kept is not None:
+            rows = connection.execute(
+                sa.select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
+                .where(EVENTS.c.sender_id == kept.id_hash, EVENTS.c.id >= kept.last_id)
+                .order_by(EVENTS.c.id)
+            ).all()
+            if rows and rows[0].id == kept.last_id:
+                kept.add(self._opened(rows[1:]))
+                return kept
+            self.sessions.forget(sender_id)  # erased, expired or rewritten: read it again
+        id_hash = self.vault.id_hash(connection, sender_id)
+        if id_hash is None:
+            return None
+        rows = connection.execute(self._session_query(id_hash)).all()
+        if not rows:
+            return None
+        kept = CachedSession(id_hash, last_id=rows[-1].id)
+        kept.add(self._opened(rows))
+        self.sessions.put(sender_id, kept)
+        return kept
+
+    def _session_query(self, id_hash: str) -> sa.sql.Select:
+        """Rasa's current-session query (``SQLTrackerStore._event_query``) on kefu's columns:
+        the events from the latest ``session_started`` timestamp on, or all without one."""
+        started = (
+            sa.select(sa.func.max(EVENTS.c.timestamp))
+            .where(EVENTS.c.sender_id == id_hash, EVENTS.c.type_name == SESSION_STARTED)
+            .scalar_subquery()
+        )
+        return (
+            sa.select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
+            .where(
+                EVENTS.c.sender_id == id_hash,
+                sa.or_(EVENTS.c.timestamp >= started, started.is_(None)),
+            )
+            .order_by(EVENTS.c.id)
+        )
+
+    def _opened(self, rows: Any) -> list[StoredRow]:
+        return [
+            StoredRow(row.id, row.type_name, row.timestamp, self.vault.open_text(row.data))
+            for row in rows
+        ]
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the tracker's new events, sealed, under the conversation's keyed hash."""
         await self.stream_events(tracker)
         with self.session_scope() as session:
             connection = session.connection()
-            id_hash = self.vault.id_hash(connection, tracker.sender_id)
-            stored = self._event_query(session, id_hash, False).count() if id_hash else 0
+            kept = self.sessions.get(tracker.sender_id)
+            if kept is not None:  # read this turn (the lock store serialises a conversation)
+                id_hash, stored = kept.id_hash, len(kept.rows)
+            else:
+                id_hash = self.vault.id_hash(connection, tracker.sender_id)
+                stored = self._event_query(session, id_hash, False).count() if id_hash else 0
             new = list(itertools.islice(tracker.events, stored, len(tracker.events)))
             if not new:
                 return
@@ -182,6 +246,7 @@ class EncryptedTrackerStore(SQLTrackerStore):
             id_hash = self.vault.register(
                 connection, tracker.sender_id, last, customers, known_hash=id_hash
             )
+            texts = [self.vault.event_text(data) for data in dictionaries]
             rows = [
                 {
                     "sender_id": id_hash,
@@ -189,11 +254,19 @@ class EncryptedTrackerStore(SQLTrackerStore):
                     "timestamp": data.get("timestamp"),
                     "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
                     "action_name": data.get("name"),
-                    "data": self.vault.seal_event(data),
+                    "data": self.vault.seal_text(text),
                 }
-                for event, data in zip(new, dictionaries, strict=True)
+                for event, data, text in zip(new, dictionaries, texts, strict=True)
             ]
             connection.execute(sa.insert(self.SQLEvent.__table__), rows)  # one executemany
+            if kept is not None:
+                kept.add(
+                    StoredRow(None, row["type_name"], row["timestamp"], text)
+                    for row, text in zip(rows, texts, strict=True)
+                )
+                kept.last_id = connection.scalar(
+                    sa.select(sa.func.max(EVENTS.c.id)).where(EVENTS.c.sender_id == id_hash)
+                )
             session.commit()
 
 

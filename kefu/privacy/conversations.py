@@ -216,17 +216,28 @@ class ConversationVault:
 
     # ---- events -----------------------------------------------------------------------------
 
+    @staticmethod
+    def event_text(data: dict[str, Any]) -> str:
+        """An event's dictionary, without customer tokens, as the JSON that is sealed."""
+        return json.dumps(without_tokens(data), ensure_ascii=False)
+
+    def seal_text(self, text: str) -> str:
+        """An event's JSON (:meth:`event_text`) as an envelope."""
+        return self.cipher.encrypt(text, EVENT_CONTEXT)
+
     def seal_event(self, data: dict[str, Any]) -> str:
         """An event's dictionary, without customer tokens, as an envelope."""
-        text = json.dumps(without_tokens(data), ensure_ascii=False)
-        return self.cipher.encrypt(text, EVENT_CONTEXT)
+        return self.seal_text(self.event_text(data))
+
+    def open_text(self, data: str | None) -> str:
+        """A stored event's JSON (rows not yet migrated are plain JSON; no data is ``{}``)."""
+        if not data:
+            return "{}"
+        return self.cipher.decrypt(data, EVENT_CONTEXT) if is_envelope(data) else data
 
     def open_event(self, data: str | None) -> dict[str, Any]:
         """A stored event's dictionary (rows not yet migrated are plain JSON)."""
-        if not data:
-            return {}
-        text = self.cipher.decrypt(data, EVENT_CONTEXT) if is_envelope(data) else data
-        return json.loads(text)
+        return json.loads(self.open_text(data))
 
     def events(self, connection: Connection, conversation_id: str) -> list[dict[str, Any]]:
         """Every event of a conversation, decrypted, in order."""
