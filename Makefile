@@ -40,7 +40,7 @@ format: setup  ## apply ruff formatting and safe fixes
 	.venv/bin/ruff format .
 
 unit: setup  ## unit tests (shop library, plug-ins, actions); no trained model needed
-	$(PY) -m pytest -q -m "not model"
+	$(PY) -m pytest -q -m "not model" --durations=15
 
 db: setup  ## create or migrate the shop database and load the demo shop into an empty one
 	@.venv/bin/kefu db upgrade
@@ -64,9 +64,10 @@ test-stories: train db  ## end-to-end test stories, failing on any prediction er
 test-model: train  ## tests that talk to the trained model and the running servers
 	@scripts/browser_deps.sh
 	@scripts/haproxy_deps.sh
-	$(PY) -m pytest -q -m model
+	$(PY) -m pytest -q -m model --durations=15
 
-test: lint unit validate train test-nlu gate test-stories test-model  ## everything CI runs
+test: setup  ## everything CI runs, each step timed: lint unit validate train test-nlu gate test-stories test-model
+	@scripts/timed_steps.sh lint unit validate train test-nlu gate test-stories test-model
 
 bench: train  ## latency, throughput, memory, training time; side by side with stock rasa; search at 100k; recommender; 1 vs 2 instances
 	$(PY) -m benchmarks.bench
