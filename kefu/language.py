@@ -96,3 +96,29 @@ def _looks_like_other_latin_language(words: list[str]) -> bool:
     foreign_hits = sum(w in _FOREIGN_FUNCTION_WORDS for w in words)
     english_hits = sum(w in _ENGLISH_FUNCTION_WORDS for w in words)
     return foreign_hits >= 2 and foreign_hits > english_hits
+
+
+# ---- the language a customer asks to be answered in ("请用英文", "can we continue in english")
+
+_LANGUAGE_NAMES = re.compile(
+    r"(?P<zh>中文|汉语|漢語|华语|國語|国语|普通话|普通話|chinese|mandarin|putonghua|zhongwen)"
+    r"|(?P<en>英文|英语|英語|english|eng\b)",
+    re.IGNORECASE,
+)
+# a language named right after one of these is the one the customer does not want or read
+_NOT_THIS = re.compile(
+    r"(不要|别用|不用|不会|不懂|看不懂|听不懂|不太懂|no|not|don'?t|without)\s*\S{0,2}\s*$", re.I
+)
+_NOT_CONTEXT_CHARS = 8
+
+
+def requested_language(text: str) -> tuple[str, int, int] | None:
+    """The language the customer names as wanted, with its span: the first language name not
+    preceded by a refusal ("看不懂英文", "not english").  Linear in the text (one regex scan
+    with no nested repetition, a fixed look-back per match)."""
+    for match in _LANGUAGE_NAMES.finditer(text):
+        before = text[max(0, match.start() - _NOT_CONTEXT_CHARS) : match.start()]
+        if _NOT_THIS.search(before):
+            continue
+        return ("zh" if match.group("zh") else "en"), match.start(), match.end()
+    return None

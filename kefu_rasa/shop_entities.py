@@ -1,22 +1,24 @@
-"""NLU component: entities that the shop's own data and rules know better than DIET.
+"""NLU component: entities that the shop's own data and rules know better than a learned model.
 
 * Catalog entities (``product_category``, ``brand``, ``product``, ``color``, ``size``,
   ``storage``) from :class:`kefu.matcher.CatalogMatcher`, built from the shop database.  The
   matcher is rebuilt when the catalog changes (checked at most every ``refresh_seconds``), so a
-  new brand or product is understood without touching Rasa training data.  DIET's entities stay
+  new brand or product is understood without touching Rasa training data.  Learned entities stay
   where they do not overlap an entity found here: that is how a brand the shop does not sell
   ("诺基亚") still reaches the actions, which then say so.
 * ``price``: the budget read by :func:`kefu.budget.parse_budget`, as a dict value
-  ``{"min", "max", "currency", "problem"}`` replacing DIET's raw span.
+  ``{"min", "max", "currency", "problem"}`` replacing the learned raw span.
 * ``position``: references to the last list shown ("第二个" → "2", "the first two" → "1,2").
 * ``refinement``: cheaper / pricier / other_brand / newest / popular / best_rated.
 * ``order_id``: an order number in any common format ("2611 0514-3212 3456", full-width
   digits), as its 16 digits (:func:`kefu.identity.find_order_number`).
 * ``phone``: a mobile number, or the last 4 digits of one ("尾号6093", a message of 4 digits),
   as written (:func:`kefu.identity.find_phone`).
+* ``language``: in a ``switch_language`` message, the language asked for ("看不懂英文，请用中文"
+  → ``zh``, :func:`kefu.language.requested_language`).
 
-DIET's own entities below ``min_diet_confidence`` are dropped: with few examples per entity,
-its unsure guesses ("nice" as a category) are noise.
+The learned extractor's entities (CRF) below ``min_model_confidence`` are dropped: with few
+examples per entity, its unsure guesses ("nice" as a category) are noise.
 """
 
 from __future__ import annotations
@@ -29,18 +31,21 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from kefu.budget import parse_budget
 from kefu.identity import find_order_number, find_phone
+from kefu.language import requested_language
 from kefu.matcher import CatalogMatcher, catalog_fingerprint
 from kefu.references import find_positions, find_refinement
 
 logger = logging.getLogger(__name__)
 
 EXTRACTOR = "ShopEntityExtractor"
+# the intent whose language entity fills the preferred_language slot
+SWITCH_LANGUAGE_INTENT = "switch_language"
 
 
 class CatalogSource:
@@ -86,11 +91,11 @@ class ShopEntityExtractor(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"refresh_seconds": 30, "database_url": None, "min_diet_confidence": 0.7}
+        return {"refresh_seconds": 30, "database_url": None, "min_model_confidence": 0.7}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.source = CatalogSource(config["refresh_seconds"], config.get("database_url"))
-        self.min_diet_confidence = float(config.get("min_diet_confidence", 0.7))
+        self.min_model_confidence = float(config.get("min_model_confidence", 0.7))
 
     @classmethod
     def create(
@@ -110,13 +115,16 @@ class ShopEntityExtractor(GraphComponent):
         for message in messages:
             text = message.get(TEXT)
             if isinstance(text, str) and text.strip():
-                message.set(
-                    ENTITIES, self.entities(text, message.get(ENTITIES, [])), add_to_output=True
-                )
+                intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+                entities = self.entities(text, message.get(ENTITIES, []), intent)
+                message.set(ENTITIES, entities, add_to_output=True)
         return messages
 
-    def entities(self, text: str, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``existing`` (DIET's) merged with the rule- and catalog-based entities for ``text``."""
+    def entities(
+        self, text: str, existing: list[dict[str, Any]], intent: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``existing`` (the learned extractor's) merged with the rule- and catalog-based
+        entities for ``text``, whose classified intent is ``intent``."""
         found: list[dict[str, Any]] = []
         matcher = self.source.matcher()
         if matcher is not None:
@@ -146,16 +154,23 @@ class ShopEntityExtractor(GraphComponent):
             kind, start, end = refinement
             found.append(_entity("refinement", kind, start, end, text))
 
-        # the shop's data and rules win: DIET's entities that overlap theirs go ("0元" is a
-        # budget, not storage "0"), and its budget spans are replaced by the parsed one
-        # an order number is what find_order_number says: DIET's guesses ("100" in a street
-        # address) are dropped
+        language = requested_language(text) if intent == SWITCH_LANGUAGE_INTENT else None
+        if language is not None:
+            value, start, end = language
+            found.append(_entity("language", value, start, end, text))
+
+        # the shop's data and rules win: learned entities that overlap theirs go ("0元" is a
+        # budget, not storage "0"), and its budget spans are replaced by the parsed one;
+        # an order number is what find_order_number says: learned guesses ("100" in a street
+        # address) are dropped; so is a second language ("说中文好吗，看不懂英文")
         replaced = {"price", "order_id"} if budget is not None else {"order_id"}
+        if language is not None:
+            replaced.add("language")
         kept = [
             entity
             for entity in existing
             if entity.get("entity") not in replaced
-            and entity.get("confidence_entity", 1.0) >= self.min_diet_confidence
+            and entity.get("confidence_entity", 1.0) >= self.min_model_confidence
             and not any(_overlap(f, entity) for f in found if f["entity"] != "position")
         ]
         return kept + found

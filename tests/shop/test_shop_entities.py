@@ -98,3 +98,18 @@ def test_order_numbers_in_any_format_and_no_guessed_ones(mini_shop, database_url
     assert not [
         e for e in extractor(database_url).entities("尾号6093", []) if e["entity"] == "order_id"
     ]
+
+
+def test_the_language_asked_for_replaces_the_learned_guesses(mini_shop, database_url):
+    text = "说中文好吗，看不懂英文"
+    learned = [
+        {"entity": "language", "value": "zh", "start": 1, "end": 3, "extractor": "CRF"},
+        {"entity": "language", "value": "en", "start": 9, "end": 11, "extractor": "CRF"},
+    ]
+    entities = extractor(database_url).entities(text, learned, "switch_language")
+    assert [e["value"] for e in entities if e["entity"] == "language"] == ["zh"]
+
+
+def test_a_language_named_in_another_ask_is_no_switch(mini_shop, database_url):
+    entities = extractor(database_url).entities("有英文说明书吗", [], "product_info")
+    assert "language" not in by_type(entities)
