@@ -97,7 +97,8 @@ def product_targets(session, tracker: Tracker) -> list[int]:
 
 
 def unknown_product_name(tracker: Tracker) -> str | None:
-    """A product name DIET found that the catalog does not know (the matcher gives SKUs)."""
+    """A product name the learned extractor found that the catalog does not know (the matcher
+    gives SKUs)."""
     for entity in tracker.latest_message.get("entities", []):
         if entity.get("entity") == "product" and entity.get("extractor") != "ShopEntityExtractor":
             return str(entity.get("value"))

@@ -8,7 +8,7 @@ numbers per message are added as *sentence* features beside the sparse ones.
 
 The text encoded is what the tokenizer kept: Simplified Chinese, and for a long rambling message
 only its last clauses (:mod:`kefu.long_message`), so training and serving read the same words.
-Intent payloads from buttons (``/intent{...}``) get no dense features (they skip the NLU).
+A message with no text gets zeros.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from kefu.knowledge.embed import default_encoder
+from kefu.knowledge.embed import DIMENSIONS, default_encoder
 
 
 def text_read(message: Message) -> str | None:
@@ -67,12 +67,13 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(execution_context.node_name, {**cls.get_default_config(), **config})
 
     def _featurize(self, messages: list[Message]) -> None:
-        readable = [(m, text_read(m)) for m in messages if not _is_intent_payload(m)]
-        readable = [(m, t) for m, t in readable if t]
-        if not readable:
-            return
-        vectors = default_encoder().encode([t for _, t in readable])
-        for (message, _), vector in zip(readable, vectors, strict=True):
+        """Every message gets a vector (the classifier expects a fixed width): its text's
+        embedding, or zeros when it has no text."""
+        texts = [text_read(m) for m in messages]
+        readable = [t for t in texts if t]
+        vectors = iter(default_encoder().encode(readable) if readable else [])
+        for message, text in zip(messages, texts, strict=True):
+            vector = next(vectors) if text else np.zeros(DIMENSIONS, dtype=np.float32)
             sentence = np.asarray(vector, dtype=np.float32).reshape(1, -1)
             self.add_features_to_message(
                 sequence=None, sentence=sentence, attribute=TEXT, message=message
@@ -86,8 +87,3 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         self._featurize(messages)
         return messages
-
-
-def _is_intent_payload(message: Message) -> bool:
-    text = message.get(TEXT)
-    return isinstance(text, str) and text.startswith("/")

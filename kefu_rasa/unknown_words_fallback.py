@@ -1,10 +1,10 @@
 """Fallback for messages made only of words the model has never seen.
 
-DIET's confidences saturate: "asdfghjkl" or "blah blah" can come out as a 100 %-confident
-``affirm`` or ``inform``.  This classifier remembers every token of the training data and turns a
-message with no known token into ``nlu_fallback`` (so the bot asks to rephrase instead of
-guessing).  Purely numeric tokens are values (order numbers, phone digits), not words, and are
-left to the model.
+A classifier always picks some intent: "asdfghjkl" or "blah blah" came out as a 100 %-confident
+``affirm`` or ``inform`` with DIET, and a sentence embedding of gibberish is near something too.
+This classifier remembers every token of the training data and turns a message with no known
+token into ``nlu_fallback`` (so the bot asks to rephrase instead of guessing). Purely numeric
+tokens are values (order numbers, phone digits), not words, and are left to the model.
 """
 
 from __future__ import annotations
