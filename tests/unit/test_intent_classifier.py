@@ -47,3 +47,22 @@ def test_weaker_regularisation_gives_surer_right_answers(tmp_path):
         (parsed,) = component.process([message([1, 0.2])])
         confidence[c] = parsed.get("intent")["confidence"]
     assert confidence[10] > confidence[1]
+
+
+def test_serving_gives_scikit_learns_probabilities_and_ranking(tmp_path):
+    rng = np.random.default_rng(0)
+    intents = ["greet", "goodbye", "affirm", "deny"]
+    examples = [message(rng.random(6), intents[i % 4]) for i in range(40)]
+    component = classifier(LocalModelStorage(tmp_path), 4)
+    component.train(TrainingData(examples))
+    probe = [message(rng.random(6)) for _ in range(5)]
+    expected = component.clf.predict_proba(component._create_X(probe))
+    assert np.allclose(component.probabilities(probe), expected, atol=1e-9)
+    for parsed, row in zip(component.process(probe), expected, strict=True):
+        ranking = parsed.get("intent_ranking")
+        assert [r["name"] for r in ranking] == [intents_by(component)[i] for i in np.argsort(-row)]
+        assert parsed.get("intent") == ranking[0]
+
+
+def intents_by(component):
+    return [str(name) for name in component.clf.classes_]
