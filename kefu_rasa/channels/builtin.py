@@ -33,6 +33,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from kefu_rasa.channels.guard import CLIENT_ADDRESS, client_of, guarded, scoped_output
+from kefu_rasa.channels.replay import (
+    MESSAGE_ID_KEY,
+    REQUEST_AGENT,
+    REQUEST_MESSAGE_ID,
+    handled_before,
+    valid_message_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +101,12 @@ class RestChannel(GuardedChannel, RestInput):
         return self.name()  # never what the body says
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        bp = super().blueprint(on_new_message)
+        async def once(message: UserMessage) -> Any:
+            if await handled_before(message):  # a re-sent message (kefu_rasa.channels.replay)
+                return None
+            return await on_new_message(message)
+
+        bp = super().blueprint(once)
         expected = self.token.encode("utf-8") if self.token else None
 
         @bp.middleware("request")
@@ -130,6 +142,14 @@ class RestChannel(GuardedChannel, RestInput):
                 )
             if not isinstance(message, str):
                 return response.json({"error": "'message' must be a string"}, status=400)
+            message_id = body.get(MESSAGE_ID_KEY)
+            if message_id is not None and not valid_message_id(message_id):
+                return response.json(
+                    {"error": "'message_id' must be 1-64 letters, digits, '_', '-', '.' or ':'"},
+                    status=400,
+                )
+            REQUEST_MESSAGE_ID.set(message_id)
+            REQUEST_AGENT.set(getattr(request.app.ctx, "agent", None))
             return None
 
         return bp

@@ -6,6 +6,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
 
 from kefu.config import shop_config
 from kefu_rasa.channels import guard
@@ -155,3 +158,50 @@ def test_platform_output_channels_address_the_platforms_ids():
     telegram = TelegramChannel("123:abc", "kefu_bot", None, secret_token="s" * 16)
     output = telegram.get_output_channel()
     assert isinstance(output, ScopedOutput) and output.recipient("telegram:42") == "42"
+
+
+class StoringBot(Bot):
+    """Also keeps the conversation in a real (in-memory) tracker store, as Rasa does."""
+
+    def __init__(self, store) -> None:
+        super().__init__()
+        self.tracker_store = store
+
+    async def __call__(self, message: UserMessage) -> None:
+        await super().__call__(message)
+        tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
+        tracker.update(UserUttered(message.text, message_id=message.message_id))
+        tracker.update(BotUttered(f"echo: {message.text}"))
+        await self.tracker_store.save(tracker)
+
+
+async def test_a_message_sent_again_with_its_id_is_answered_once():
+    # a retry after an instance died (the client's, or HAProxy's retry-on empty-response)
+    from sanic import Sanic
+
+    from tests.channels.serving import serving_app
+
+    bot = StoringBot(InMemoryTrackerStore(Domain.empty()))
+    app = Sanic("kefu_test_rest_replay", configure_logging=False)
+    app.ctx.agent = bot  # Rasa keeps its agent (and so the tracker store) here
+    app.blueprint(RestChannel().blueprint(bot), url_prefix="/webhooks/rest")
+    async with serving_app(app) as url:
+        body = {"sender": "c1", "message": "hi", "message_id": "m-1"}
+        first = await post(url, body)
+        again = await post(url, body)
+        other = await post(url, {**body, "message_id": "m-2"})
+        refused = await post(url, {**body, "message_id": "no spaces or slashes/"})
+    assert first == (200, [{"recipient_id": "c1", "text": "echo: hi"}])
+    assert again == first
+    assert other[0] == 200 and len(bot.messages) == 2  # "m-1" handled once, "m-2" once
+    tracker = await bot.tracker_store.retrieve("rest:c1")
+    assert [e.message_id for e in tracker.events if isinstance(e, UserUttered)] == ["m-1", "m-2"]
+    assert refused[0] == 400 and len(bot.messages) == 2
+
+
+async def test_without_an_id_every_message_is_handled():
+    bot, served = serve(RestChannel())
+    async with served as url:
+        for _ in range(2):
+            await post(url, {"sender": "c2", "message": "hi"})
+    assert len(bot.messages) == 2

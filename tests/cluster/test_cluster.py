@@ -70,10 +70,15 @@ def shop_sessions(cluster):
     engine.dispose()
 
 
-def say(cluster: Cluster, base: str, sender: str, text: str) -> requests.Response:
+def say(
+    cluster: Cluster, base: str, sender: str, text: str, message_id: str | None = None
+) -> requests.Response:
+    body = {"sender": sender, "message": text}
+    if message_id is not None:  # the same id on every try: the message is handled once
+        body["message_id"] = message_id
     return requests.post(
         f"{base}/webhooks/rest/webhook",
-        json={"sender": sender, "message": text},
+        json=body,
         headers={"Authorization": f"Bearer {cluster.rest_token}"},
         timeout=90,
     )
@@ -161,9 +166,10 @@ class Conversations:
         self.half_way = threading.Event()
 
     def send(self, sender: str, text: str) -> None:
+        message_id = uuid.uuid4().hex
         for _ in range(10):
             try:
-                answer = say(self.cluster, self.cluster.url, sender, text)
+                answer = say(self.cluster, self.cluster.url, sender, text, message_id)
             except requests.RequestException:
                 answer = None
             if answer is not None and answer.status_code == 200 and answer.json():
