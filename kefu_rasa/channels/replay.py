@@ -66,7 +66,8 @@ async def handled_before(message: UserMessage) -> bool:
     replies = replies_to(list(tracker.events), message_id) if tracker is not None else None
     if replies is None:
         return False
-    logger.info("rest: conversation %s re-sent a message; its replies sent again", pseudonym(message.sender_id))
+    who = pseudonym(message.sender_id)
+    logger.info("rest: conversation %s re-sent a message; its replies sent again", who)
     for reply in replies:
         await message.output_channel.send_response(message.sender_id, reply)
     return True
