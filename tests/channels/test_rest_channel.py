@@ -205,3 +205,23 @@ async def test_without_an_id_every_message_is_handled():
         for _ in range(2):
             await post(url, {"sender": "c2", "message": "hi"})
     assert len(bot.messages) == 2
+
+
+async def test_another_sender_cannot_read_replies_by_guessing_a_message_id():
+    # the id is looked up only in the sender's own (channel-scoped) conversation
+    from sanic import Sanic
+
+    from tests.channels.serving import serving_app
+
+    bot = StoringBot(InMemoryTrackerStore(Domain.empty()))
+    app = Sanic("kefu_test_rest_replay_attack", configure_logging=False)
+    app.ctx.agent = bot
+    app.blueprint(RestChannel().blueprint(bot), url_prefix="/webhooks/rest")
+    async with serving_app(app) as url:
+        await post(url, {"sender": "victim", "message": "my secret", "message_id": "m-1"})
+        status, replies = await post(
+            url, {"sender": "attacker", "message": "hi", "message_id": "m-1"}
+        )
+    assert status == 200
+    assert replies == [{"recipient_id": "attacker", "text": "echo: hi"}]
+    assert len(bot.messages) == 2  # handled as the attacker's own new message
