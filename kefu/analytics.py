@@ -1,15 +1,22 @@
 """Conversation facts from the event broker into PostgreSQL, for analytics.
 
 In production every Rasa instance publishes each conversation event to RabbitMQ
-(``endpoints.production.yml``).  :func:`consume` reads that queue and writes one row per event to
+(``endpoints.production.yml``), sealed (:mod:`kefu.privacy.broker_events`).  :func:`consume`
+reads that queue, opens each envelope with the data keys (``KEFU_DATA_KEY`` or the key file, as
+the Rasa instances; any key of the ring) and writes one row per event to
 ``conversation_facts``: a keyed pseudonym of the conversation (``KEFU_ANALYTICS_SECRET``), the
 channel, the kind of event, the intent or action name, the NLU confidence, the language and the
 time.  No text, slot value or entity is kept, so the table holds no personal data.  Each row
 is keyed by a hash of the event: a message RabbitMQ delivers twice (it redelivers what was not
 acknowledged) is written once.  A message is acknowledged only after its row is committed.
 
+Plain events published before the broker sealed them are still read (logged, so an upgrade
+loses nothing).  An envelope sealed with a key that is not in the ring (a wrong or missing key)
+stops the consumer with the key's id, its batch unacknowledged and so kept on RabbitMQ; an
+altered envelope is logged and skipped.  Nothing sealed is ever taken for plaintext.
+
     KEFU_ANALYTICS_DB_URL=postgresql://… KEFU_BROKER_URL=amqp://… KEFU_ANALYTICS_SECRET=… \\
-        python -m kefu.analytics
+        KEFU_DATA_KEY=… python -m kefu.analytics
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
 from kefu.identity import pseudonymise
+from kefu.privacy.broker_events import read_event
+from kefu.privacy.cipher import Cipher, DecryptionError
+from kefu.privacy.keys import KeyConfigError, load_keyring
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +84,20 @@ def fact(event: Mapping[str, Any], secret: str) -> dict[str, Any] | None:
     }
 
 
+def _opened(body: bytes, cipher: Cipher) -> tuple[dict[str, Any], bool] | None:
+    """A message body's event and whether it was sealed; None for what is not an event or does
+    not open (logged).  A key missing from the ring raises: the batch stays on RabbitMQ."""
+    try:
+        return read_event(body, cipher)
+    except KeyConfigError:
+        raise
+    except DecryptionError as error:
+        logger.error("analytics: an event envelope was skipped: %s", error)
+    except ValueError:  # not JSON, not UTF-8
+        pass
+    return None
+
+
 def store(engine: Engine, rows: list[dict[str, Any]]) -> None:
     """Write ``rows`` once each (a redelivered event is skipped)."""
     if rows:
@@ -89,11 +113,15 @@ async def consume(
     *,
     idle_seconds: float | None = None,
     batch: int = 100,
+    cipher: Cipher | None = None,
 ) -> int:
     """Move events from ``queue`` into ``conversation_facts`` until ``idle_seconds`` pass with
-    none (forever when None); the number of events read."""
+    none (forever when None); the number of events read.  Envelopes are opened with ``cipher``
+    (default: the data keys of the environment); :class:`~kefu.privacy.keys.UnknownKeyError`
+    when one was sealed with a key it does not hold."""
     import aio_pika
 
+    cipher = cipher or Cipher(load_keyring())
     metadata.create_all(engine)
     connection = await aio_pika.connect_robust(broker_url)
     read = 0
@@ -111,14 +139,10 @@ async def consume(
                 idle += 0.2
                 continue
             idle = 0.0
-            rows = []
-            for message in messages:
-                try:
-                    row = fact(json.loads(message.body), secret)
-                except (ValueError, UnicodeDecodeError):
-                    row = None
-                if row is not None:
-                    rows.append(row)
+            events = [opened for m in messages if (opened := _opened(m.body, cipher))]
+            if plain := sum(not sealed for _, sealed in events):
+                logger.warning("analytics: %d plain events (published before sealing) read", plain)
+            rows = [row for event, _ in events if (row := fact(event, secret)) is not None]
             await asyncio.to_thread(store, engine, rows)
             for message in messages:
                 await message.ack()
@@ -141,11 +165,19 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         )
         return 2
     queue = environ.get("KEFU_BROKER_QUEUE") or "kefu_events"
+    try:
+        cipher = Cipher(load_keyring(environ))
+    except KeyConfigError as error:
+        print(f"analytics: {error}", file=sys.stderr)
+        return 2
     engine = create_engine(url, future=True)
     try:
-        asyncio.run(consume(broker, queue, engine, secret))
+        asyncio.run(consume(broker, queue, engine, secret, cipher=cipher))
     except KeyboardInterrupt:
         return 0
+    except KeyConfigError as error:  # an event sealed with a key this consumer lacks
+        print(f"analytics: {error}", file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     return 0

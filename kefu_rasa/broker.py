@@ -6,6 +6,13 @@ the turn's events are still in the instance's memory: an instance that dies then
 ``MessageProcessor.save_tracker`` wait, after saving, until RabbitMQ has confirmed every pending
 publish (aio-pika channels use publisher confirms), at most ``FLUSH_SECONDS``.  A turn's reply
 is sent only after that, so what a customer saw answered is on the broker too.
+
+Every event leaves the process sealed (:mod:`kefu.privacy.broker_events`: the conversation id
+as a keyed hash, the event type and time readable, the rest AES-256-GCM under the data key of
+``KEFU_DATA_KEY`` or the key file).  The event is sealed where Rasa's ``publish`` receives it,
+so what Rasa logs about a publish, and the messages it keeps while RabbitMQ is away, are sealed
+too; Rasa's publisher confirms, its retries and :meth:`PikaEventBroker.flush` are unchanged.
+Without a data key (production) the broker, and so the server, does not start.
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ from typing import Any
 
 from rasa.core.brokers.pika import PikaEventBroker as RasaPikaEventBroker
 
+from kefu.privacy.broker_events import seal_event
+from kefu.privacy.cipher import Cipher
+from kefu.privacy.keys import load_keyring
+
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0
@@ -24,7 +35,17 @@ _INSTALLED = "_kefu_flushes_events"
 
 
 class PikaEventBroker(RasaPikaEventBroker):
-    """Rasa's Pika broker whose pending publishes can be awaited (``flush``)."""
+    """Rasa's Pika broker that publishes events sealed and whose pending publishes can be
+    awaited (``flush``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.cipher = Cipher(load_keyring())  # KeyConfigError first: never events in clear
+        super().__init__(*args, **kwargs)
+
+    def publish(self, event: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        """Publish ``event`` sealed (one Rasa publishes again after a lost connection is
+        sealed already and goes as it is)."""
+        super().publish(seal_event(event, self.cipher), headers)
 
     async def flush(self, timeout: float = FLUSH_SECONDS) -> bool:
         """Wait until every publish started so far is confirmed; False on timeout (logged:

@@ -5,7 +5,6 @@ across instances, then concurrent conversations while one Rasa instance is kille
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import time
@@ -18,11 +17,15 @@ import pytest
 import requests
 
 from kefu.db import make_engine, make_session_factory, session_scope
+from kefu.privacy.broker_events import read_event
+from kefu.privacy.cipher import Cipher
+from kefu.privacy.keys import load_keyring
 from scripts.cluster import (
     DEFAULT_BROKER_URL,
     ORIGINS,
     TEST_DB_URL,
     Cluster,
+    data_key,
     drop_queue,
     running_cluster,
 )
@@ -189,14 +192,19 @@ class Conversations:
 
 
 async def _published(url: str, queue: str, senders: set[str]) -> dict[str, list[dict]]:
+    """The events of ``senders`` on the queue, opened with the cluster's data key; every
+    message must be sealed, with no conversation id in clear."""
     events: dict[str, list[dict]] = {sender: [] for sender in senders}
+    cipher = Cipher(load_keyring({"KEFU_DATA_KEY": data_key()}))  # the instances' key
     connection = await aio_pika.connect_robust(url)
     async with connection:
         channel = await connection.channel()
         box = await channel.declare_queue(queue, durable=True)
         while (message := await box.get(fail=False)) is not None:
             await message.ack()
-            event = json.loads(message.body)
+            assert not any(s.split(":")[-1].encode() in message.body for s in senders)
+            event, sealed = read_event(message.body, cipher)
+            assert sealed
             if event.get("sender_id") in events:
                 events[event["sender_id"]].append(event)
     return events

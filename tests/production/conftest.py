@@ -6,10 +6,12 @@ service that cannot be reached skips the test, except under CI (``CI=true``): th
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from urllib.parse import urlsplit
 
+import aio_pika
 import pytest
 
 from tests.shop.conftest import _drop_postgres, _postgres_url
@@ -47,3 +49,23 @@ def tracker_db_url():
     url = _postgres_url()
     yield url
     _drop_postgres(url)
+
+
+async def raw_bodies(url: str, queue: str, count: int, timeout: float = 20) -> list[bytes]:
+    """Up to ``count`` message bodies taken from ``queue`` as RabbitMQ holds them, within
+    ``timeout`` seconds."""
+    connection = await aio_pika.connect_robust(url)
+    bodies: list[bytes] = []
+    async with connection:
+        channel = await connection.channel()
+        box = await channel.declare_queue(queue, durable=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(bodies) < count and loop.time() < deadline:
+            message = await box.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.1)
+                continue
+            await message.ack()
+            bodies.append(message.body)
+    return bodies

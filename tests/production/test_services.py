@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import secrets
 import uuid
 
@@ -20,8 +19,12 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from redis import Redis
 from sqlalchemy import create_engine, text
 
+from kefu.privacy.broker_events import read_event
+from kefu.privacy.cipher import Cipher
+from kefu.privacy.keys import load_keyring
 from kefu.production import PRODUCTION_ENDPOINTS, ROOT, endpoint_environment
 from kefu_rasa.broker import PikaEventBroker, _flushed
+from tests.production.conftest import raw_bodies
 
 
 @pytest.fixture
@@ -50,22 +53,12 @@ def production_env(monkeypatch, tracker_db_url, redis_url, broker_url):
     asyncio.run(drop())
 
 
-async def _consume(url: str, queue: str, count: int, timeout: float = 20) -> list[dict]:
-    connection = await aio_pika.connect_robust(url)
-    received: list[dict] = []
-    async with connection:
-        channel = await connection.channel()
-        box = await channel.declare_queue(queue, durable=True)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(received) < count and loop.time() < deadline:
-            message = await box.get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.1)
-                continue
-            await message.ack()
-            received.append(json.loads(message.body))
-    return received
+async def _consume(url: str, queue: str, count: int, cipher: Cipher) -> list[dict]:
+    """The events of up to ``count`` messages, opened; each must have been sealed."""
+    bodies = await raw_bodies(url, queue, count)
+    opened = [read_event(body, cipher) for body in bodies]
+    assert all(sealed for _, sealed in opened)
+    return [event for event, _ in opened]
 
 
 async def test_a_conversation_is_locked_in_redis_stored_in_postgres_and_published(
@@ -94,7 +87,10 @@ async def test_a_conversation_is_locked_in_redis_stored_in_postgres_and_publishe
             assert not broker._background_tasks
         assert not redis.exists(f"kefu:lock:{conversation}")
         received = await _consume(
-            production_env["KEFU_BROKER_URL"], production_env["KEFU_BROKER_QUEUE"], len(events)
+            production_env["KEFU_BROKER_URL"],
+            production_env["KEFU_BROKER_QUEUE"],
+            len(events),
+            Cipher(load_keyring()),  # the data key of production_env, as the Rasa instance's
         )
     finally:
         await broker.close()
