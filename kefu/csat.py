@@ -8,9 +8,11 @@ handles (``/rate_satisfaction{"rating": "4"}``); a typed answer goes through
 ``not_a_rating``, so the bot can ask again or move on.
 
 Ratings are stored once per conversation session (:func:`already_rated`) with the intents of
-the conversation, language, channel and whether a person took part, for analytics.  Comments
-are personal data: they are redacted (:func:`kefu.identity.redact`), capped at
-:data:`MAX_COMMENT_CHARS` and cleared when the customer's data is erased.
+the conversation, language, channel and whether a person took part, for analytics.  The
+conversation id and comments are personal data, stored encrypted (the id is found by its blind
+index, :class:`kefu.models.OfConversation`); comments are redacted
+(:func:`kefu.identity.redact`), capped at :data:`MAX_COMMENT_CHARS` and cleared when the
+customer's data is erased.
 
 :func:`parse_rating` reads the first :data:`kefu.text.MAX_PARSE_CHARS` characters, in time linear
 in them (tests/security/test_parsers.py).
@@ -267,7 +269,7 @@ def already_rated(session: Session, conversation_id: str, since: datetime) -> bo
     customers are asked once per session."""
     query = select(
         exists().where(
-            CsatRating.conversation_id == conversation_id,
+            CsatRating.of_conversation(conversation_id),
             CsatRating.created_at >= stored_time(since),
         )
     )

@@ -10,7 +10,8 @@ carries what an agent needs to take over without asking again: the last
 Lifecycle: ``open`` (waiting in the queue, :func:`queue_position`) → ``claimed`` by one agent
 (:func:`claim`; of two agents claiming at once exactly one wins) → ``closed`` (:func:`close`);
 or ``abandoned`` when the customer leaves first (:func:`abandon`).  A conversation has at most
-one open or claimed ticket, enforced by a partial unique index (``INSERT … ON CONFLICT DO
+one open or claimed ticket, enforced by a partial unique index on the blind index of its id
+(the id is stored encrypted, :class:`kefu.models.OfConversation`; ``INSERT … ON CONFLICT DO
 NOTHING``), so asking again, even from two workers at once, returns the same ticket.  New
 tickets are limited per client, per channel and in all per hour (:mod:`kefu.handoff_limits`,
 ``handoff.limits`` in shop.yml): over a limit :func:`open_ticket` raises
@@ -235,7 +236,7 @@ def _load(session: Session, ticket_id: int, lock: bool = False) -> HandoffTicket
 
 def _active_ticket(session: Session, conversation_id: str) -> HandoffTicket | None:
     query = select(HandoffTicket).where(
-        HandoffTicket.conversation_id == conversation_id,
+        HandoffTicket.of_conversation(conversation_id),
         HandoffTicket.status.in_(TICKET_ACTIVE_STATUSES),
     )
     return session.scalars(query.execution_options(populate_existing=True)).first()
@@ -301,7 +302,7 @@ def open_ticket(
             created_at=stored_time(now),
         )
         .on_conflict_do_nothing(
-            index_elements=[HandoffTicket.conversation_id],
+            index_elements=[HandoffTicket.conversation_ref],
             index_where=HandoffTicket.status.in_(TICKET_ACTIVE_STATUSES),
         )
     )

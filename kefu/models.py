@@ -30,9 +30,16 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import declarative_base, relationship, validates
+from sqlalchemy.sql import ColumnElement
 
-from kefu.privacy.fields import EncryptedJSON, EncryptedText
+from kefu.privacy.fields import (
+    EncryptedJSON,
+    EncryptedText,
+    blind_index,
+    blind_index_column,
+    blind_indexes,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -81,6 +88,8 @@ HANDOFF_REASONS = ("requested", "fallbacks", "complaint", "frustration")
 TICKET_STATUSES = ("open", "claimed", "closed", "abandoned")
 TICKET_ACTIVE_STATUSES = ("open", "claimed")
 TICKET_MESSAGE_AUTHORS = ("agent", "customer")
+# what a conversation id's blind index is for (kefu.privacy.cipher): its own index key
+CONVERSATION_PURPOSE = "shop conversation id"
 
 
 def _in(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -426,11 +435,36 @@ class OrderRequest(Base):
     created_at = Column(DateTime, nullable=False)
 
 
-class HandoffTicket(Base):
+class OfConversation:
+    """A row that names a conversation ("telegram:<chat id>", personal data): the id is stored
+    encrypted (``conversation_id``) beside its blind index (``conversation_ref``), by which rows
+    are found.  The index is set on every insert and when the ORM sets the id; a Core UPDATE of
+    the id sets both.  It is NULL only where the id is (the column is nullable because SQLite
+    cannot add a NOT NULL column to a table that has rows: migration 0010)."""
+
+    @classmethod
+    def of_conversation(cls, *conversation_ids: str) -> ColumnElement:
+        """The condition for the rows of these conversations, whichever key indexed them."""
+        refs = [r for c in conversation_ids for r in blind_indexes(c, CONVERSATION_PURPOSE)]
+        return cls.conversation_ref.in_(refs)
+
+    @validates("conversation_id")
+    def _index_conversation(self, _key: str, value: str | None) -> str | None:
+        self.conversation_ref = blind_index(value, CONVERSATION_PURPOSE)
+        return value
+
+
+def conversation_index(**kwargs) -> Column:
+    """The blind index of a row's ``conversation_id`` (:class:`OfConversation`)."""
+    return blind_index_column("conversation_id", CONVERSATION_PURPOSE, index=True, **kwargs)
+
+
+class HandoffTicket(OfConversation, Base):
     """A conversation handed to a human agent (kefu.handoff): open → claimed → closed, or
     abandoned when the customer leaves.  At most one open or claimed ticket per conversation
-    (a partial unique index).  ``transcript`` (the last messages with the bot), ``entities``
-    and ``summary`` are personal data: :func:`kefu.account.erase_customer` clears them."""
+    (a partial unique index on its blind index).  The conversation id, ``transcript`` (the last
+    messages with the bot), ``entities`` and ``summary`` are personal data, stored encrypted:
+    erasure (kefu.privacy.erasure) clears them and leaves an ``erased:`` placeholder id."""
 
     __tablename__ = "handoff_tickets"
     __table_args__ = (
@@ -438,7 +472,7 @@ class HandoffTicket(Base):
         _in("status", TICKET_STATUSES),
         Index(
             "uq_handoff_tickets_active_conversation",
-            "conversation_id",
+            "conversation_ref",
             unique=True,
             postgresql_where=sql_text("status IN ('open', 'claimed')"),
             sqlite_where=sql_text("status IN ('open', 'claimed')"),
@@ -446,7 +480,8 @@ class HandoffTicket(Base):
         Index("ix_handoff_tickets_status_created", "status", "created_at"),
     )
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(128), nullable=False, index=True)
+    conversation_id = Column(EncryptedText(128), nullable=False)
+    conversation_ref = conversation_index()
     customer_id = Column(Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     channel = Column(String(32), nullable=False)
     language = Column(String(8), nullable=False)
@@ -485,14 +520,16 @@ class TicketMessage(Base):
     ticket = relationship("HandoffTicket", back_populates="messages")
 
 
-class CsatRating(Base):
+class CsatRating(OfConversation, Base):
     """A customer's satisfaction rating (1–5) of a conversation (kefu.csat), for analytics.
-    ``comment`` is personal data (stored redacted; cleared on erasure)."""
+    The conversation id and ``comment`` (redacted) are personal data, stored encrypted; erasure
+    clears the comment and leaves an ``erased:`` placeholder id."""
 
     __tablename__ = "csat_ratings"
     __table_args__ = (CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),)
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(128), nullable=False, index=True)
+    conversation_id = Column(EncryptedText(128), nullable=False)
+    conversation_ref = conversation_index()
     customer_id = Column(Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     rating = Column(SmallInteger, nullable=False)
     comment = Column(EncryptedText())
@@ -551,6 +588,7 @@ __all__ = [
     "CustomerEvent",
     "HandoffTicket",
     "Invoice",
+    "OfConversation",
     "Order",
     "OrderItem",
     "OrderRequest",
@@ -631,9 +669,10 @@ class ConsoleRevokedSession(Base):
     expires_at = Column(UTCDateTime, nullable=False, index=True)
 
 
-class ConsoleAudit(Base):
+class ConsoleAudit(OfConversation, Base):
     """Who did what in the agent console: logins, reads (and refused reads) of a ticket's
-    conversation, claims, replies and closes.  Kept after the ticket is gone (no foreign key)."""
+    conversation, claims, replies and closes.  Kept after the ticket is gone (no foreign key);
+    the conversation id is stored encrypted and erased (NULL) with the conversation."""
 
     __tablename__ = "console_audit"
     __table_args__ = (_in("action", AUDIT_ACTIONS),)
@@ -642,7 +681,8 @@ class ConsoleAudit(Base):
     agent = Column(String(64), nullable=False, index=True)
     action = Column(String(16), nullable=False)
     ticket_id = Column(Integer, index=True)
-    conversation_id = Column(String(128))
+    conversation_id = Column(EncryptedText(128))
+    conversation_ref = conversation_index()
     address = Column(String(64))
 
 

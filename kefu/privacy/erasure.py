@@ -4,11 +4,13 @@ in the conversation store.
 A conversation's erasure deletes it from the conversation store (all its events, its id, its
 links) and, in the shop database, the messages of its hand-off tickets, their transcript,
 entities and summary, the comments of its ratings and its id wherever it was kept (tickets and
-ratings keep only a placeholder, open tickets are abandoned; the console's audit keeps the
+ratings keep only a placeholder id, open tickets are abandoned; the console's audit keeps the
 ticket number), and the analytics database's pseudonymous facts of it (kefu.analytics, when
 configured).  A customer's erasure is :func:`kefu.account.erase_customer` (name, phone,
 e-mail, addresses, invoices, typed reasons ...) plus the erasure of every conversation they
 took part in: those linked to them while logged in and those of their tickets and ratings.
+The shop database finds a conversation's rows by the blind index of its id, which it stores
+encrypted (:class:`kefu.models.OfConversation`).
 
 The conversation store is written first and committed by the caller's connection; the shop
 database in the caller's session.  Erasing again finds nothing more, so an interrupted erasure
@@ -64,7 +66,7 @@ def erase_conversation_records(
     if not ids:
         return 0, 0
     tickets = session.scalars(
-        select(HandoffTicket).where(HandoffTicket.conversation_id.in_(ids))
+        select(HandoffTicket).where(HandoffTicket.of_conversation(*ids))
     ).all()
     for ticket in tickets:
         session.execute(delete(TicketMessage).where(TicketMessage.ticket_id == ticket.id))
@@ -73,14 +75,14 @@ def erase_conversation_records(
         ticket.conversation_id = f"{ERASED_PREFIX}ticket:{ticket.id}"
         if ticket.status in (OPEN, CLAIMED):
             ticket.status, ticket.closed_at = ABANDONED, to_db(now)
-    ratings = session.scalars(select(CsatRating).where(CsatRating.conversation_id.in_(ids))).all()
+    ratings = session.scalars(select(CsatRating).where(CsatRating.of_conversation(*ids))).all()
     for rating in ratings:
         rating.comment = None
         rating.conversation_id = f"{ERASED_PREFIX}rating:{rating.id}"
     session.execute(
         update(ConsoleAudit)
-        .where(ConsoleAudit.conversation_id.in_(ids))
-        .values(conversation_id=None)
+        .where(ConsoleAudit.of_conversation(*ids))
+        .values(conversation_id=None, conversation_ref=None)
         .execution_options(synchronize_session=False)
     )
     session.flush()

@@ -31,6 +31,7 @@ from kefu.models import (
 )
 from kefu.privacy.conversations import ConversationVault
 from kefu.privacy.erasure import customer_conversations
+from kefu.privacy.fields import index_columns
 
 EXPORT_SCHEMA = "kefu.privacy.export/1"
 
@@ -45,7 +46,13 @@ def plain(value: Any) -> Any:
 
 
 def row_dict(row: Any) -> dict[str, Any]:
-    return {column.key: plain(getattr(row, column.key)) for column in row.__table__.columns}
+    """A row's columns, decrypted, without its blind indexes (keyed hashes that tell nothing)."""
+    indexes = index_columns(row.__table__)
+    return {
+        column.key: plain(getattr(row, column.key))
+        for column in row.__table__.columns
+        if column not in indexes
+    }
 
 
 def _rows(session: Session, model: type, *where: Any) -> list[dict[str, Any]]:

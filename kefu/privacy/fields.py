@@ -5,7 +5,9 @@ envelopes (:mod:`kefu.privacy.cipher`) under the process's data keys (:func:`fie
 reloaded when ``KEFU_DATA_KEY`` or the key file changes), so the library reads and writes plain
 values as before.  A value written before encryption (plain text, or JSON) is read as it is and
 sealed by :func:`reseal_rows` (``kefu keys rotate``).  SQL cannot compare sealed values (every
-envelope differs): find rows by a blind index (:meth:`Cipher.blind_index`) or in Python.
+envelope differs): find rows by a blind index (:meth:`Cipher.blind_index`) kept beside the value
+in a :func:`blind_index_column` (``reseal_rows`` moves it to the new key with the value), or in
+Python.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import json
 import os
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, select, type_coerce, update
+from sqlalchemy import JSON, Column, String, Text, select, type_coerce, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from kefu.privacy.cipher import PREFIX, Cipher, is_envelope
+from kefu.privacy.cipher import INDEX_HEX_CHARS, PREFIX, Cipher, is_envelope
 from kefu.privacy.keys import KEY_ENV, key_file_path, load_keyring
 
 _loaded: dict[str, tuple[tuple, Cipher]] = {}
@@ -89,6 +91,35 @@ class EncryptedJSON(TypeDecorator):
 
 
 ENCRYPTED_TYPES = (EncryptedText, EncryptedJSON)
+INDEX_OF = "kefu_blind_index_of"  # Column.info key of an index column: (its source, purpose)
+
+
+def blind_index(value: Any, purpose: str) -> str | None:
+    """``value``'s blind index for ``purpose`` under the active key (None for None)."""
+    return None if value is None else field_cipher().blind_index(str(value), purpose)
+
+
+def blind_indexes(value: str, purpose: str) -> list[str]:
+    """``value``'s blind indexes under every key of the ring: what finds its rows whichever
+    key indexed them (during a rotation)."""
+    return field_cipher().blind_indexes(value, purpose)
+
+
+def blind_index_column(source: str, purpose: str, **kwargs: Any) -> Column:
+    """A column holding the blind index of the encrypted column ``source``: computed on insert
+    (ORM or Core) from ``source``'s value, and again by :func:`reseal_rows` with it.  Whoever
+    updates ``source`` sets the index too."""
+
+    def on_insert(context: Any) -> str | None:
+        return blind_index(context.get_current_parameters().get(source), purpose)
+
+    info = {INDEX_OF: (source, purpose)}
+    return Column(String(INDEX_HEX_CHARS), default=on_insert, info=info, **kwargs)
+
+
+def index_columns(table: Any) -> list[Any]:
+    """The blind-index columns of ``table`` (:func:`blind_index_column`)."""
+    return [column for column in table.columns if INDEX_OF in column.info]
 
 
 def encrypted_columns(metadata: Any) -> dict[Any, list[Any]]:
@@ -103,7 +134,8 @@ def encrypted_columns(metadata: Any) -> dict[Any, list[Any]]:
 
 def reseal_rows(session: Session, metadata: Any, batch: int) -> int:
     """Seal up to ``batch`` rows whose encrypted columns hold plain values or envelopes of an
-    older key with the active key; how many rows were rewritten (0: nothing left)."""
+    older key with the active key, and index them again under it; how many rows were rewritten
+    (0: nothing left)."""
     active = f"{PREFIX}{field_cipher().active_key_id}:%"
     moved = 0
     for table, columns in encrypted_columns(metadata).items():
@@ -116,6 +148,9 @@ def reseal_rows(session: Session, metadata: Any, batch: int) -> int:
         rows = session.execute(select(*key, *columns).where(condition).limit(batch - moved)).all()
         for row in rows:
             values = {c.name: row._mapping[c] for c in columns}
+            for index in index_columns(table):
+                source, purpose = index.info[INDEX_OF]
+                values[index.name] = blind_index(values[source], purpose)
             where = [k == row._mapping[k] for k in key]
             session.execute(update(table).where(*where).values(**values))
         moved += len(rows)

@@ -54,7 +54,7 @@ def active_ticket():
         with factory() as session:
             return session.scalars(
                 select(HandoffTicket).where(
-                    HandoffTicket.conversation_id == conversation_id,
+                    HandoffTicket.of_conversation(conversation_id),
                     HandoffTicket.status.in_(("open", "claimed")),
                 )
             ).first()

@@ -29,7 +29,7 @@ def sessions():
 def ticket_of(sessions, sender: str) -> HandoffTicket | None:
     with sessions() as session:
         return session.execute(
-            select(HandoffTicket).where(HandoffTicket.conversation_id == f"rest:{sender}")
+            select(HandoffTicket).where(HandoffTicket.of_conversation(f"rest:{sender}"))
         ).scalar_one_or_none()
 
 
@@ -115,7 +115,7 @@ def test_a_rating_is_asked_once_and_stored(bot, sessions):
     assert bot.texts("4分 回答挺快的", sender) == [variation("utter_csat_thanks", "zh")["text"]]
     with sessions() as session:
         (rating,) = session.execute(
-            select(CsatRating).where(CsatRating.conversation_id == f"rest:{sender}")
+            select(CsatRating).where(CsatRating.of_conversation(f"rest:{sender}"))
         ).scalars()
     assert (rating.rating, rating.channel, rating.language) == (4, "rest", "zh")
     assert rating.comment == "4分 回答挺快的" and rating.human_involved is False
@@ -127,7 +127,7 @@ def test_a_rating_out_of_range_is_asked_again(bot, sessions):
     bot.texts("thanks!", sender)
     assert bot.texts("10/10", sender) == [variation("utter_csat_out_of_range", "en")["text"]]
     with sessions() as session:
-        stored = session.execute(select(CsatRating).where(CsatRating.conversation_id == sender))
+        stored = session.execute(select(CsatRating).where(CsatRating.of_conversation(sender)))
         assert stored.first() is None
 
 

@@ -1,6 +1,7 @@
 """Two customers with everything kefu can hold about a person: account, addresses, an order with
-an invoice, a return and a cancellation reason, a hand-off ticket with messages, a rating with a
-comment, and conversations in the encrypted tracker store (one logged in, one anonymous)."""
+an invoice, a return and a cancellation reason, a hand-off ticket with messages, an agent's read
+of it in the console's audit, a rating with a comment, and conversations in the encrypted
+tracker store (one logged in, one anonymous)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kefu.db import session_scope
 from kefu.identity import issue_token
 from kefu.models import (
     Address,
+    ConsoleAudit,
     CsatRating,
     Customer,
     HandoffTicket,
@@ -141,6 +143,11 @@ def _ticket(session, conversation, customer, text) -> None:
     session.add(ticket)
     session.flush()
     session.add(TicketMessage(ticket_id=ticket.id, author="customer", text=text, created_at=NOW))
+    session.add(
+        ConsoleAudit(
+            at=NOW, agent="wang", action="read", ticket_id=ticket.id, conversation_id=conversation
+        )
+    )
     session.add(
         CsatRating(
             conversation_id=conversation,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from kefu.account import ERASED_NAME
 from kefu.cli import main
 from kefu.db import session_scope
-from kefu.models import CsatRating, Customer, HandoffTicket, Invoice, TicketMessage
+from kefu.models import ConsoleAudit, CsatRating, Customer, HandoffTicket, Invoice, TicketMessage
 from kefu.privacy.store import open_vault
 from tests.privacy.conftest import (
     CUSTOMER_ADDRESS,
@@ -32,6 +32,10 @@ def people(data_key, mini_shop, database_url, tracker_for_shop, monkeypatch):
     return make_people(mini_shop, tracker_for_shop)
 
 
+def audited_conversations(session):
+    return session.scalars(select(ConsoleAudit.conversation_id).order_by(ConsoleAudit.id)).all()
+
+
 def stored_conversations(tracker_url):
     with open_vault(tracker_url) as vault, vault.engine.connect() as connection:
         return {c.conversation_id for c in vault.conversations(connection)}
@@ -40,7 +44,8 @@ def stored_conversations(tracker_url):
 def test_erasing_a_customer_leaves_nothing_of_them_anywhere(
     people, mini_shop, database_url, tracker_for_shop, capsys
 ):
-    assert_absent(raw_bytes(database_url), [CUSTOMER_NAME, CUSTOMER_EMAIL, CUSTOMER_ADDRESS])
+    mini_shop.kw["bind"].dispose()
+    assert_absent(raw_bytes(database_url), (*SECRETS, people.anonymous, people.other_conversation))
     code = main(["privacy", "erase", "--customer", str(people.customer), "--tracker-db",
                  tracker_for_shop])  # fmt: skip
     out, err = capsys.readouterr()
@@ -67,8 +72,9 @@ def test_erasing_a_customer_leaves_nothing_of_them_anywhere(
         assert comments[0] is None and OTHER_NAME in comments[1]
         titles = session.scalars(select(Invoice.title).order_by(Invoice.id)).all()
         assert titles == ["", OTHER_NAME]
-    # encrypted at rest, yet read above (the conversation id "rest:<phone>" is kept in clear)
-    assert_absent(raw_bytes(database_url), [OTHER_NAME, OTHER_ADDRESS])
+        assert audited_conversations(session) == [None, people.other_conversation]
+    # encrypted at rest, yet read above
+    assert_absent(raw_bytes(database_url), [OTHER_NAME, OTHER_ADDRESS, people.other_conversation])
 
     assert main(["privacy", "erase", "--customer", str(people.customer), "--tracker-db",
                  tracker_for_shop]) == 0  # fmt: skip
@@ -88,6 +94,7 @@ def test_erasing_one_conversation_on_any_channel(people, mini_shop, tracker_for_
             select(HandoffTicket).where(HandoffTicket.customer_id == people.customer)
         ).one()
         assert ticket.summary == "" and ticket.conversation_id.startswith("erased:")
+        assert audited_conversations(session) == [None, people.other_conversation]
 
 
 def test_export_holds_everything_about_the_customer_decrypted(
@@ -107,6 +114,8 @@ def test_export_holds_everything_about_the_customer_decrypted(
     assert order["invoices"][0]["title"] == CUSTOMER_NAME and len(order["items"]) == 1
     assert CUSTOMER_ADDRESS in order["returns"][0]["reason"]
     assert document["handoff_tickets"][0]["messages"][0]["text"].startswith("我是")
+    for row in (document["handoff_tickets"][0], document["ratings"][0]):  # no keyed hashes
+        assert row["conversation_id"] == people.anonymous and "conversation_ref" not in row
     assert document["ratings"][0]["comment"].endswith("太慢了")
     conversations = {c["conversation_id"]: c["events"] for c in document["conversations"]}
     assert set(conversations) == {people.logged_in, people.anonymous}

@@ -576,7 +576,7 @@ def test_the_migration_creates_the_tables_as_the_models_define_them(database_url
     for table in TABLES:
         assert columns[table] == {c.name for c in Base.metadata.tables[table].columns}
     active = indexes["uq_handoff_tickets_active_conversation"]
-    assert active["unique"] and active["column_names"] == ["conversation_id"]
+    assert active["unique"] and active["column_names"] == ["conversation_ref"]
 
 
 def test_the_migration_downgrades_and_upgrades(database_url):
