@@ -1,5 +1,6 @@
 """Account questions: steps and links from shop.yml where the bot cannot act in chat; for a
-logged-in customer, newsletter opt-in/out and an account-erasure request, confirmed first."""
+logged-in customer, newsletter opt-in/out and an account-erasure request, confirmed first; for
+anyone, the erasure of the conversation itself, confirmed with a yes."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from kefu.config import shop_config
 from kefu.confirmation import ask_to_confirm
 from kefu.customer_input import parse_newsletter_choice
 from kefu.order_tasks import PendingChange, new_request_key
+from kefu.privacy.own_conversation import conversation_erasure, preview_conversation_erasure
 
 
 def account_help_text(intent: str | None, language: str) -> str | None:
@@ -68,6 +70,8 @@ class ActionAccountChange(Action):
             if customer is None and intent == "delete_account":
                 dispatcher.utter_message(response="utter_login_required")
             dispatcher.utter_message(text=account_help_text(intent, language))
+            if customer is None and intent == "delete_account":
+                dispatcher.utter_message(response="utter_conversation_erasure_offer")
             return []
         with shop_session() as session:
             if intent == "delete_account":
@@ -85,5 +89,27 @@ class ActionAccountChange(Action):
                 **confirmation_context(tracker, language),
             )
             session.commit()
+        send_replies(dispatcher, asked.replies, language)
+        return pending_events(asked.pending)
+
+
+class ActionConversationErasure(Action):
+    """The customer asks to erase this conversation: say what goes and ask for a yes
+    (``action_apply_change`` erases it)."""
+
+    def name(self) -> str:
+        return "action_conversation_erasure"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        language = reply_language(tracker)
+        send_replies(dispatcher, preview_conversation_erasure(), language)
+        with shop_session() as session:
+            asked = ask_to_confirm(
+                session,
+                conversation_erasure(new_request_key()),
+                **confirmation_context(tracker, language),
+            )
         send_replies(dispatcher, asked.replies, language)
         return pending_events(asked.pending)

@@ -32,6 +32,7 @@ from kefu.identity import accessible_order
 from kefu.knowledge.answer import ANSWER
 from kefu.order_tasks import ORDER_TASKS, PendingChange, run_order_task
 from kefu.policies import answer, policies
+from kefu.privacy.own_conversation import ERASE_SLOT
 
 # a new task asks for them again; "phone_last4" too, or the form would check the digits given
 # for an earlier order against this one (proven orders stay proven in the verification state)
@@ -164,11 +165,13 @@ class ActionApplyChange(Action):
                 text=tracker.latest_message.get("text") or "",
                 later_intents=intents_since(tracker, pending.turn if pending else None),
                 state=verification_state(tracker),
+                conversation_id=tracker.sender_id,
                 **confirmation_context(tracker, language),
             )
             session.commit()
         send_replies(dispatcher, answer.replies, language)
-        return pending_events(answer.pending)
+        erase = [SlotSet(ERASE_SLOT, True)] if answer.erase_conversation else []
+        return pending_events(answer.pending) + erase
 
 
 class ActionDiscardChange(Action):

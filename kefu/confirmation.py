@@ -24,6 +24,7 @@ from kefu.identity import VerificationState, accessible_order
 from kefu.models import Customer, Order, OrderRequest
 from kefu.notify import Notifier, Recipient
 from kefu.order_tasks import PendingChange, Reply, apply_change, consent_lapsed, outcome_replies
+from kefu.privacy.own_conversation import CONVERSATION_ERASURE, erase_own_conversation
 from kefu.step_up import (
     CHANGE_NAMES,
     STEP_UP_KINDS,
@@ -46,6 +47,7 @@ WHERE: dict[str, Bilingual] = {
 SUBJECT: dict[str, Bilingual] = {
     "order": Bilingual("订单 {order_no}", "order {order_no}"),
     "account": Bilingual("您的账户", "your account"),
+    "conversation": Bilingual("本次对话", "this conversation"),
 }
 
 
@@ -53,9 +55,12 @@ SUBJECT: dict[str, Bilingual] = {
 class ConfirmationTurn:
     replies: list[Reply]
     pending: PendingChange | None = None
+    erase_conversation: bool = False  # the conversation store is to delete this conversation
 
 
 def _subject(pending: PendingChange, language: str) -> str:
+    if pending.kind == CONVERSATION_ERASURE:
+        return SUBJECT["conversation"].get(language)
     if pending.order_no:
         return SUBJECT["order"].get(language).format(order_no=pending.order_no)
     return SUBJECT["account"].get(language)
@@ -139,15 +144,20 @@ def answer_confirmation(
     now: int,
     turn: int,
     limits: IdentityLimits | None = None,
+    conversation_id: str | None = None,
 ) -> ConfirmationTurn:
     """The customer said yes (or typed a code): check consent and proof, then run the change
-    once (its request key makes a repeat harmless) and tell the address on file."""
+    once (its request key makes a repeat harmless) and tell the address on file.  Erasing
+    the conversation (``conversation_id``, the one confirmed in) needs neither login nor code."""
     limits = limits or shop_config().identity
     if pending is None:
         return ConfirmationTurn([Reply(response="utter_nothing_to_confirm")])
     names = _names(pending, language)
     if consent_lapsed(pending, now, later_intents, limits.consent_minutes):
         return ConfirmationTurn([Reply(response="utter_confirmation_lapsed", params=names)])
+    if pending.kind == CONVERSATION_ERASURE:
+        replies = erase_own_conversation(session, conversation_id or "", to_db(from_timestamp(now)))
+        return ConfirmationTurn(replies, erase_conversation=True)
     if pending.kind in ACCOUNT_CHANGE_KINDS:
         if state.customer_id is None or state.customer_id != pending.customer_id:
             return ConfirmationTurn([Reply(response="utter_login_required")])

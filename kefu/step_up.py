@@ -48,6 +48,7 @@ CHANGE_NAMES: dict[str, Bilingual] = {
     "invoice": Bilingual("开具发票", "issue an invoice"),
     "erasure": Bilingual("注销账户并删除个人数据", "close the account and erase your data"),
     "newsletter": Bilingual("更改促销消息订阅", "change your newsletter subscription"),
+    "conversation_erasure": Bilingual("删除对话记录", "erase the conversation"),
 }
 TEXTS: dict[str, Bilingual] = {
     "code": Bilingual(
@@ -65,7 +66,8 @@ TEXTS: dict[str, Bilingual] = {
     "order_subject": Bilingual("订单 {order_no}", "order {order_no}"),
     "account_subject": Bilingual("您的账户", "your account"),
 }
-STEP_UP_KINDS = frozenset(CHANGE_NAMES) - {"newsletter"}
+# a plain yes: a newsletter choice, and the erasure of the conversation the yes is said in
+STEP_UP_KINDS = frozenset(CHANGE_NAMES) - {"newsletter", "conversation_erasure"}
 
 
 class CodeCheck(str, Enum):

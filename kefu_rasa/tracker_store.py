@@ -37,6 +37,7 @@ from sqlalchemy.pool import SingletonThreadPool
 from kefu.privacy.cipher import Cipher
 from kefu.privacy.conversations import CUSTOMER_TOKEN_KEY, EVENTS, ConversationVault
 from kefu.privacy.keys import load_keyring
+from kefu.privacy.own_conversation import ERASE_SLOT
 from kefu_rasa.tracker_cache import SESSION_STARTED, CachedSession, SessionCache, StoredRow
 
 TRACKER_URL_ENV = "KEFU_TRACKER_DB_URL"
@@ -227,7 +228,11 @@ class EncryptedTrackerStore(SQLTrackerStore):
         ]
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Append the tracker's new events, sealed, under the conversation's keyed hash."""
+        """Append the tracker's new events, sealed, under the conversation's keyed hash; or,
+        when the customer has just confirmed its erasure, delete the whole conversation."""
+        if tracker.get_slot(ERASE_SLOT) is True:
+            self.erase(tracker.sender_id)
+            return
         await self.stream_events(tracker)
         with self.session_scope() as session:
             connection = session.connection()
@@ -268,6 +273,13 @@ class EncryptedTrackerStore(SQLTrackerStore):
                     sa.select(sa.func.max(EVENTS.c.id)).where(EVENTS.c.sender_id == id_hash)
                 )
             session.commit()
+
+    def erase(self, sender_id: str) -> None:
+        """Delete the conversation (all its events, its id and links) and forget it here; the
+        turn that asked for it is neither written nor sent to the event broker."""
+        self.sessions.forget(sender_id)
+        with self.engine.begin() as connection:
+            self.vault.erase(connection, [sender_id])
 
 
 SQLiteTrackerStore = EncryptedTrackerStore  # the name endpoints.yml has always used

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 import actions.common
 import actions.confirmation
-from actions.account import ActionAccountChange, ActionAccountHelp
+from actions.account import ActionAccountChange, ActionAccountHelp, ActionConversationErasure
 from actions.order_form import ActionAskOrderNo, ValidateOrderForm
 from actions.orders import ActionApplyChange, ActionOrderTask, ActionStartOrderTask
 from kefu.db import session_scope
@@ -350,7 +350,26 @@ async def test_erasure_needs_a_login(bot_shop):
     )
     assert messages[0]["response"] == "utter_login_required"
     assert "https://" in messages[1]["text"]
+    assert messages[2]["response"] == "utter_conversation_erasure_offer"  # no login needed
     assert events == []
+
+
+async def test_anyone_may_erase_the_conversation_after_a_plain_yes(bot_shop):
+    messages, events = await run(
+        ActionConversationErasure(), tracker(intent="delete_conversation", text="删掉这段聊天")
+    )
+    assert [m["response"] for m in messages] == [
+        "utter_conversation_erasure_preview",
+        "utter_confirm_change",
+    ]
+    pending = events[0]["value"]
+    assert pending["kind"] == "conversation_erasure" and pending["customer_id"] is None
+    assert events[1] == SlotSet("awaiting_confirmation", True)
+    yes = tracker({"pending_change": pending}, intent="affirm", text="好")
+    messages, events = await run(ActionApplyChange(), yes)
+    assert [m["response"] for m in messages] == ["utter_conversation_erased"]
+    assert SlotSet("erase_conversation", True) in events
+    assert SlotSet("awaiting_confirmation", False) in events
 
 
 async def test_logged_in_newsletter_opt_out_is_previewed_then_done(bot_shop):
