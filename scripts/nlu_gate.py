@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from kefu.hanzi import to_simplified
+
 ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 
 
@@ -29,7 +31,9 @@ def plain_text(example: str) -> str:
 
 
 def texts_by_language(folders: dict[str, str]) -> dict[str, str]:
-    """Map each test example's plain text to the language whose folder holds it."""
+    """Map each test example's plain text to the language whose folder holds it, also in
+    Simplified characters (the tokenizer rewrites a Traditional message's text before the
+    results are written)."""
     language_of: dict[str, str] = {}
     for language, folder in folders.items():
         for path in sorted(Path(folder).glob("**/*.yml")):
@@ -38,7 +42,8 @@ def texts_by_language(folders: dict[str, str]) -> dict[str, str]:
                 for line in (block.get("examples") or "").splitlines():
                     line = line.strip()
                     if line.startswith("- "):
-                        language_of[plain_text(line[2:])] = language
+                        text = plain_text(line[2:])
+                        language_of[text] = language_of[to_simplified(text)] = language
     return language_of
 
 
