@@ -6,9 +6,10 @@ thousands of sparse n-gram features and a 512-number sentence vector that streng
 regularisation spreads the probabilities thin: right answers at 0.4–0.5 fall under the
 ``FallbackClassifier`` threshold.  ``C`` is chosen by measurement (benchmarks/TUNING.md).
 
-Serving computes the same probabilities as scikit-learn's ``predict_proba`` from a contiguous
-copy of the weights: scikit-learn multiplies the sparse features by a transposed view of the
-48 × 54k weight matrix, which costs a copy of it (about 5 ms) on every message.
+Serving computes the same probabilities as scikit-learn's ``predict_proba`` with the weights
+stored column-major: scikit-learn multiplies the sparse features by a transposed view of the
+48 × 54k weight matrix, which costs a copy of it (about 5 ms) on every message unless that view
+is contiguous.  The weights are re-laid once, in place (no second copy held: 21 MB).
 """
 
 from __future__ import annotations
@@ -50,10 +51,9 @@ class IntentLogisticRegression(LogisticRegressionClassifier):
         if len(classes) <= 2 or self.clf.coef_.shape[0] != len(classes):
             return self.clf.predict_proba(features)  # binary: scikit-learn's own formula
         coef = self.clf.coef_
-        cached = getattr(self, "_weights", None)
-        if cached is None or cached[0] is not coef:  # first use, or refitted
-            cached = self._weights = (coef, np.ascontiguousarray(coef.T))
-        scores = np.asarray(features @ cached[1]) + self.clf.intercept_
+        if not coef.flags.f_contiguous:  # first use, or refitted: one copy, kept in its place
+            coef = self.clf.coef_ = np.asfortranarray(coef)
+        scores = np.asarray(features @ coef.T) + self.clf.intercept_  # coef.T: C-contiguous
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
