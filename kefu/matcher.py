@@ -65,7 +65,7 @@ from sqlalchemy.orm import Session
 from kefu.catalog import names_of
 from kefu.models import Brand, Category, Product, ProductVariant
 from kefu.series import SERIES_WORDS, Family, families
-from kefu.spelling import CatalogSpelling, english_words, pinyin_forms
+from kefu.spelling import CatalogSpelling, english_words, pinyin_forms_of
 from kefu.text import clip, normalize_for_nlu
 
 ENTITIES = ("product_category", "brand", "product", "color", "size", "storage")
@@ -388,6 +388,9 @@ class CatalogMatcher:
     @staticmethod
     def _forms(terms: CatalogTerms) -> Iterator[tuple[_Label, str, int, int]]:
         """(label, surface form, rank within the entry, entry index) for every name."""
+        pinyin = pinyin_forms_of(
+            n for _, names in [*terms.categories, *terms.brands] for n in names
+        )
         for entity, entries in (
             ("product_category", terms.categories),
             ("brand", terms.brands),
@@ -397,7 +400,7 @@ class CatalogMatcher:
                 for rank, name in enumerate(names):
                     yield _Label(entity, value), name, rank, index
                 if entity != "product":  # "shouji", "xiaomi": few names, worth the pinyin
-                    for name in {form for n in names for form in pinyin_forms(n)}:
+                    for name in {form for n in names for form in pinyin.get(n, ())}:
                         yield _Label(entity, value), name, len(names), index
         for index, (value, names) in enumerate(terms.colors):
             for rank, (name, trim, guarded) in enumerate(_color_forms(names)):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 MIN_PRODUCTS = 2
@@ -55,7 +55,7 @@ def families(
     products: Iterable[tuple[str, str, str]],
     brand_names: dict[str, list[str]],
     reserved: set[str],
-    english: frozenset[str],
+    english: Container[str],
 ) -> list[Family]:
     """Families of (title_en, brand key, category key) rows; ``reserved`` names (brands,
     categories) are never families; ``english`` words need "系列"/"series" after them."""

@@ -15,10 +15,15 @@ the catalog words of nearly the same length only, with RapidFuzz's C++ edit dist
 
 from __future__ import annotations
 
+import json
+import logging
+import subprocess
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -27,11 +32,36 @@ LONG_WORD = 8  # from this length two edits are allowed
 MAX_CORRECTIONS = 8  # unknown words looked up per message
 MIN_PINYIN_LENGTH = 4  # "xie" (鞋) would match too much; "erji" (耳机) is fine
 
+PINYIN_CHILD_SECONDS = 120
+MAX_ENGLISH_BYTES = 24  # longer dictionary words (9 of 160,000) are left out of the list
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
-_english: frozenset[str] | None = None
+_english: WordList | None = None
+_pinyin_known: dict[str, list[str]] = {}  # name → pinyin forms, for the process's lifetime
 
 
-def english_words() -> frozenset[str]:
+class WordList:
+    """A large read-only set of words in one sorted array of fixed-width bytes: the 160,000
+    English words take 4 MB instead of the 35 MB of a ``frozenset``."""
+
+    def __init__(self, words: Iterable[str], max_bytes: int = MAX_ENGLISH_BYTES) -> None:
+        encoded = {w.encode("utf-8") for w in words}
+        self._words = np.array(sorted(e for e in encoded if 0 < len(e) <= max_bytes), dtype=bytes)
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str) or not word:
+            return False
+        key = word.encode("utf-8")
+        if len(key) > self._words.dtype.itemsize or key.endswith(b"\0"):
+            return False
+        at = int(np.searchsorted(self._words, key))
+        return at < len(self._words) and self._words[at] == key
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+
+def english_words() -> WordList:
     """English words (pyspellchecker's frequency list, shipped in its wheel), loaded once."""
     global _english
     if _english is None:
@@ -39,7 +69,7 @@ def english_words() -> frozenset[str]:
             if _english is None:
                 from spellchecker import SpellChecker
 
-                _english = frozenset(SpellChecker(language="en").word_frequency.dictionary)
+                _english = WordList(SpellChecker(language="en").word_frequency.dictionary)
     return _english
 
 
@@ -98,6 +128,35 @@ class CatalogSpelling:
         return out
 
 
+def pinyin_forms_of(names: Iterable[str]) -> dict[str, list[str]]:
+    """:func:`pinyin_forms` of many names, worked out in a child process: pypinyin's tables
+    cost 57 MB that a server process would keep for good, for a few hundred names that are
+    looked up only when the catalog changes.  In this process if the child cannot run."""
+    chinese = {n for n in names if n and all("\u4e00" <= c <= "\u9fff" for c in n)}
+    wanted = sorted(chinese - _pinyin_known.keys())  # names seen before are remembered
+    if wanted:
+        _pinyin_known.update(_pinyin_in_child(wanted))
+    return {name: _pinyin_known[name] for name in chinese}
+
+
+def _pinyin_in_child(wanted: list[str]) -> dict[str, list[str]]:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "kefu.spelling"],
+            input=json.dumps(wanted, ensure_ascii=False),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            check=True,
+            timeout=PINYIN_CHILD_SECONDS,
+        )
+        forms = json.loads(done.stdout)
+        return {name: list(forms.get(name, [])) for name in wanted}
+    except (OSError, subprocess.SubprocessError, ValueError) as error:
+        logger.warning("pinyin in a child process failed (%s); computing it here", error)
+        return {name: pinyin_forms(name) for name in wanted}
+
+
 def pinyin_forms(name: str) -> list[str]:
     """Pinyin spellings of an all-Chinese name: one word per Chinese word, and all joined."""
     if not name or not all("\u4e00" <= c <= "\u9fff" for c in name):
@@ -110,3 +169,9 @@ def pinyin_forms(name: str) -> list[str]:
     if len(joined) < MIN_PINYIN_LENGTH or joined in english_words():
         return []
     return list(dict.fromkeys([" ".join(words), joined]))
+
+
+if __name__ == "__main__":  # the child of pinyin_forms_of: names in, their forms out (JSON)
+    json.dump(
+        {name: pinyin_forms(name) for name in json.load(sys.stdin)}, sys.stdout, ensure_ascii=False
+    )

@@ -39,6 +39,7 @@ from kefu.budget import parse_budget
 from kefu.identity import find_order_number, find_phone
 from kefu.language import requested_language
 from kefu.matcher import CatalogMatcher, catalog_fingerprint
+from kefu.memory import release_freed_memory
 from kefu.references import find_positions, find_refinement
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class CatalogSource:
                 if fingerprint != self._fingerprint:
                     self._matcher = CatalogMatcher.from_session(session)
                     self._fingerprint = fingerprint
+                    release_freed_memory()  # the build's temporary objects
                     logger.info("Catalog matcher (re)built for catalog %s", fingerprint)
         except Exception as error:  # a missing database must not take the bot down
             if self._matcher is None:

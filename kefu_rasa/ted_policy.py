@@ -27,6 +27,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 
+from kefu.memory import release_freed_memory
+
 CACHE_SIZE_KEY = "prediction_cache_size"
 DEFAULT_CACHE_SIZE = 4096
 
@@ -78,6 +80,14 @@ class CachedTEDPolicy(TEDPolicy):
     def get_default_config() -> dict[str, Any]:
         """TED's defaults plus the cache size."""
         return {**TEDPolicy.get_default_config(), CACHE_SIZE_KEY: DEFAULT_CACHE_SIZE}
+
+    @classmethod
+    def load(cls, *args: Any, **kwargs: Any) -> CachedTEDPolicy:
+        """TED's loader (one building step in TensorFlow), then its temporary memory given
+        back to the OS."""
+        policy = super().load(*args, **kwargs)
+        release_freed_memory()
+        return policy
 
     @property
     def prediction_cache(self) -> PredictionCache:

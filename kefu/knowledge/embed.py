@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kefu.memory import release_freed_memory
+
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "use-multilingual-v3"
@@ -54,6 +56,7 @@ class Encoder:
                 model = USE(threads=self.threads)
                 model.encode("warm up")  # loads the tokenizer and the weights
                 self._model = model
+                release_freed_memory()  # the compressed weights' temporary copies
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
