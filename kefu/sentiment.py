@@ -203,9 +203,9 @@ _EN_PATTERN = _cue_pattern(EN_CUES)
 def _snownlp() -> Any:
     """SnowNLP's sentiment classifier, loaded once: the same scores from compact arrays,
     without the 400 MB that importing SnowNLP costs (:mod:`kefu.zh_sentiment`)."""
-    from kefu.zh_sentiment import default_model
+    from kefu.zh_sentiment import NaiveBayesSentiment
 
-    return default_model()
+    return NaiveBayesSentiment()
 
 
 @lru_cache(maxsize=1)

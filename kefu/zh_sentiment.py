@@ -21,7 +21,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from math import exp, log
 from pathlib import Path
 
@@ -233,19 +232,6 @@ class NaiveBayesSentiment:
             if now > chance:
                 best, chance = name, now
         return chance if best == "pos" else 1.0 - chance
-
-
-_model: NaiveBayesSentiment | None = None
-_model_lock = threading.Lock()
-
-
-def default_model() -> NaiveBayesSentiment:
-    """The model of the installed SnowNLP, loaded once per process."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            _model = NaiveBayesSentiment()
-    return _model
 
 
 if __name__ == "__main__":  # the child process that makes the arrays
