@@ -171,3 +171,30 @@ def test_haproxy_accepts_the_configuration():
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "[WARNING]" not in check.stdout + check.stderr
+
+
+VALIDATE = ROOT / "scripts" / "validate_deploy.sh"
+
+
+def validate(*manifests) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VALIDATE), *map(str, manifests)], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_kubernetes_manifests_pass_the_api_schemas_strictly():
+    checked = validate(*K8S)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_manifest_the_api_would_refuse_fails_validation(tmp_path):
+    """The check can fail: a wrong type and an unknown field in a copy of rasa.yml."""
+    documents = list(yaml.safe_load_all((DEPLOY / "k8s" / "rasa.yml").read_text()))
+    deployment = next(d for d in documents if d and d["kind"] == "Deployment")
+    deployment["spec"]["replicas"] = "two"
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    broken = tmp_path / "rasa.yml"
+    broken.write_text(yaml.safe_dump_all(documents))
+    checked = validate(broken)
+    assert checked.returncode != 0
+    assert "replicas" in checked.stdout + checked.stderr
