@@ -84,3 +84,42 @@ async def test_action_calls_reuse_one_connection_and_keep_rasas_request():
             assert session.closed
     finally:
         await runner.cleanup()
+
+
+EVENTS = [
+    {"event": "slot", "name": "x", "value": 1, "timestamp": None},
+    {"event": "bot", "text": "你好", "data": {"buttons": []}, "metadata": {}},
+    {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
+    {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
+    {"event": "followup", "name": "action_help"},
+    {"event": "active_loop", "name": None},
+    {"event": "session_started"},
+    {"event": "restart"},
+    {"event": "pause"},
+]
+INVALID_EVENTS = [
+    {"event": "slot"},  # no name
+    {"event": "user", "text": 3},
+    {"event": "no_such_event"},
+    {"event": 7},
+    "not an event",
+    {"event": "slot", "name": "x", "timestamp": "yesterday"},
+]
+
+
+def test_checking_by_event_type_agrees_with_the_full_schema():
+    from kefu_rasa.speedups import _response_validator, _valid_by_event_type
+
+    full = _response_validator()
+    cases = [{"events": [e], "responses": []} for e in EVENTS + INVALID_EVENTS]
+    cases += [{"events": EVENTS, "responses": [{"text": "x"}]}, {}, {"events": []}]
+    cases += [{"events": [*EVENTS, bad]} for bad in INVALID_EVENTS]
+    for case in cases:
+        assert _valid_by_event_type(case) is full.is_valid(case), case
+    assert sum(_valid_by_event_type(c) for c in cases) >= len(EVENTS) + 3  # the fast path ran
+
+
+@pytest.mark.parametrize("event", INVALID_EVENTS)
+def test_an_invalid_event_raises_rasas_error(event):
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        action()._validate_action_result({"events": [event], "responses": []})
