@@ -123,3 +123,39 @@ def test_checking_by_event_type_agrees_with_the_full_schema():
 def test_an_invalid_event_raises_rasas_error(event):
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         action()._validate_action_result({"events": [event], "responses": []})
+
+
+def test_remembered_states_are_rasas_and_each_caller_gets_its_own():
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from kefu_rasa.speedups import _rasa_past_states
+
+    domain = Domain.load("domain.yml")
+    tracker = DialogueStateTracker.from_events(
+        "states",
+        [
+            ActionExecuted("action_listen"),
+            UserUttered("有什么新款手机推荐？", intent={"name": "recommend_product"}),
+            ActionExecuted("action_start_product_search"),
+            SlotSet("language", "zh"),
+        ],
+        domain.slots,
+    )
+    rule_only = {"slots": ["awaiting_confirmation"], "active_loops": []}
+    combinations = [(False, False, None), (True, True, rule_only), (False, True, rule_only)]
+    for omit, ignore, data in combinations:
+        expected = _rasa_past_states(tracker, domain, omit, ignore, data)
+        first = tracker.past_states(domain, omit, ignore, data)
+        assert first == expected
+        first[-1].clear()
+        for sub in first[0].values():
+            sub.clear()
+        assert tracker.past_states(domain, omit, ignore, data) == expected  # not changed
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("第二个怎么样", intent={"name": "product_info"}))
+    for omit, ignore, data in combinations:  # a new event: states made again
+        assert tracker.past_states(domain, omit, ignore, data) == _rasa_past_states(
+            tracker, domain, omit, ignore, data
+        )
