@@ -67,10 +67,11 @@ class ActionAccountChange(Action):
             else None
         )
         if customer is None or (intent == "newsletter_subscription" and choice is None):
-            if customer is None and intent == "delete_account":
+            anonymous_erasure = customer is None and intent == "delete_account"
+            if anonymous_erasure:
                 dispatcher.utter_message(response="utter_login_required")
             dispatcher.utter_message(text=account_help_text(intent, language))
-            if customer is None and intent == "delete_account":
+            if anonymous_erasure:  # what needs no login: erasing this conversation
                 dispatcher.utter_message(response="utter_conversation_erasure_offer")
             return []
         with shop_session() as session:

@@ -155,8 +155,9 @@ def answer_confirmation(
     names = _names(pending, language)
     if consent_lapsed(pending, now, later_intents, limits.consent_minutes):
         return ConfirmationTurn([Reply(response="utter_confirmation_lapsed", params=names)])
+    moment = to_db(from_timestamp(now))
     if pending.kind == CONVERSATION_ERASURE:
-        replies = erase_own_conversation(session, conversation_id or "", to_db(from_timestamp(now)))
+        replies = erase_own_conversation(session, conversation_id or "", moment)
         return ConfirmationTurn(replies, erase_conversation=True)
     if pending.kind in ACCOUNT_CHANGE_KINDS:
         if state.customer_id is None or state.customer_id != pending.customer_id:
@@ -181,7 +182,6 @@ def answer_confirmation(
         if checked is CodeCheck.SPENT and not _already_done(session, pending.request_key):
             return ConfirmationTurn([Reply(response="utter_code_spent", params=names)])
         recipient = _recipient(session, pending, secret)
-    moment = to_db(from_timestamp(now))
     if order is None:
         outcome = apply_account_change(session, pending, moment)
     else:

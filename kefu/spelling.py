@@ -128,11 +128,15 @@ class CatalogSpelling:
         return out
 
 
+def _is_chinese_name(name: str) -> bool:
+    return bool(name) and all("\u4e00" <= c <= "\u9fff" for c in name)
+
+
 def pinyin_forms_of(names: Iterable[str]) -> dict[str, list[str]]:
     """:func:`pinyin_forms` of many names, worked out in a child process: pypinyin's tables
     cost 57 MB that a server process would keep for good, for a few hundred names that are
     looked up only when the catalog changes.  In this process if the child cannot run."""
-    chinese = {n for n in names if n and all("\u4e00" <= c <= "\u9fff" for c in n)}
+    chinese = {name for name in names if _is_chinese_name(name)}
     wanted = sorted(chinese - _pinyin_known.keys())  # names seen before are remembered
     if wanted:
         _pinyin_known.update(_pinyin_in_child(wanted))
@@ -159,7 +163,7 @@ def _pinyin_in_child(wanted: list[str]) -> dict[str, list[str]]:
 
 def pinyin_forms(name: str) -> list[str]:
     """Pinyin spellings of an all-Chinese name: one word per Chinese word, and all joined."""
-    if not name or not all("\u4e00" <= c <= "\u9fff" for c in name):
+    if not _is_chinese_name(name):
         return []
     import jieba
     from pypinyin import lazy_pinyin

@@ -170,7 +170,8 @@ async def close_sessions(*_args: Any) -> None:
         await session.close()
 
 
-_STATES = "_kefu_past_states"  # a tracker's remembered states: (key, states)
+# a tracker's remembered states: ((its events, the domain), {arguments: states})
+_STATES = "_kefu_past_states"
 
 
 def _past_states(
@@ -186,21 +187,18 @@ def _past_states(
     key changes when an event is added (or, in a bounded history, drops out); callers get their
     own copy of each state down to its sub-states, which is what they change."""
     events = self.events
-    key = (
-        len(events),
-        id(events[0]) if events else None,
-        id(events[-1]) if events else None,
-        id(domain),
+    history = (len(events), id(events[0]) if events else None, id(events[-1]) if events else None)
+    arguments = (
         omit_unset_slots,
         ignore_rule_only_turns,
         json.dumps(rule_only_data, sort_keys=True, default=str),
     )
     kept = self.__dict__.get(_STATES)
-    if kept is None or kept[0][:4] != key[:4]:
-        kept = self.__dict__[_STATES] = (key[:4], {})
-    states = kept[1].get(key)
+    if kept is None or kept[0] != (history, id(domain)):
+        kept = self.__dict__[_STATES] = ((history, id(domain)), {})
+    states = kept[1].get(arguments)
     if states is None:
-        states = kept[1][key] = _rasa_past_states(
+        states = kept[1][arguments] = _rasa_past_states(
             self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data
         )
     return [{part: dict(sub) for part, sub in state.items()} for state in states]
